@@ -1,0 +1,98 @@
+// Byte views and a growable byte writer. Secrets (passwords) and wire data stay bytes in the guest; only
+// text that is text (user names, log lines) becomes an AssemblyScript string.
+
+/** A read-only view of `len` bytes at `ptr` in linear memory. */
+export class Bytes {
+  constructor(public ptr: usize, public len: i32) {}
+
+  @inline at(i: i32): u8 {
+    return load<u8>(this.ptr + <usize>i);
+  }
+
+  slice(start: i32, end: i32): Bytes {
+    return new Bytes(this.ptr + <usize>start, end - start);
+  }
+
+  /** True if these bytes equal the ASCII/UTF-8 string `s`. */
+  equals(s: string): bool {
+    const n = String.UTF8.byteLength(s);
+    if (n != this.len) return false;
+    const buf = String.UTF8.encode(s);
+    return memory.compare(this.ptr, changetype<usize>(buf), n) == 0;
+  }
+
+  startsWith(s: string): bool {
+    const n = String.UTF8.byteLength(s);
+    if (n > this.len) return false;
+    const buf = String.UTF8.encode(s);
+    return memory.compare(this.ptr, changetype<usize>(buf), n) == 0;
+  }
+
+  /** Decode as UTF-8 text. Only for bytes already checked with `isStrictUtf8`, never for secrets. */
+  toText(): string {
+    return String.UTF8.decodeUnsafe(this.ptr, <usize>this.len, false);
+  }
+
+  static empty(): Bytes {
+    return new Bytes(0, 0);
+  }
+
+  static ofString(s: string): Bytes {
+    const buf = String.UTF8.encode(s);
+    return new Bytes(changetype<usize>(buf), buf.byteLength);
+  }
+}
+
+/** An append-only byte buffer. The stub runtime never frees, so the writer sizes itself generously once. */
+export class ByteWriter {
+  ptr: usize;
+  len: i32 = 0;
+  cap: i32;
+
+  constructor(capacity: i32 = 1024) {
+    this.cap = capacity;
+    this.ptr = heap.alloc(<usize>capacity);
+  }
+
+  private reserve(extra: i32): void {
+    const need = this.len + extra;
+    if (need <= this.cap) return;
+    let cap = this.cap << 1;
+    while (cap < need) cap <<= 1;
+    this.ptr = heap.realloc(this.ptr, <usize>cap);
+    this.cap = cap;
+  }
+
+  byte(b: u8): void {
+    this.reserve(1);
+    store<u8>(this.ptr + <usize>this.len, b);
+    this.len++;
+  }
+
+  bytes(src: Bytes): void {
+    this.reserve(src.len);
+    memory.copy(this.ptr + <usize>this.len, src.ptr, <usize>src.len);
+    this.len += src.len;
+  }
+
+  /** Append a string's UTF-8 bytes verbatim (for markup the guest writes itself, never for input). */
+  text(s: string): void {
+    const n = String.UTF8.byteLength(s);
+    this.reserve(n);
+    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.ptr + <usize>this.len, false);
+    this.len += n;
+  }
+
+  decimal(v: u64): void {
+    this.text(v.toString());
+  }
+
+  view(): Bytes {
+    return new Bytes(this.ptr, this.len);
+  }
+
+  /** Overwrite the contents with zeros (used for buffers that held a password). */
+  wipe(): void {
+    memory.fill(this.ptr, 0, <usize>this.cap);
+  }
+}
