@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything pam_mapi needs on Debian 12 (run as root), then builds it.
+# Debian packages: the wasm2c toolchain and libcurl for the module, libpam for building it, and the real PAM
+# consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with mod_authnz_pam).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential pkg-config wabt libcurl4-openssl-dev libpam0g-dev
+  pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam
+  valgrind openssl python3 ca-certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}" >&2
+    echo "setup: run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q -o DPkg::Lock::Timeout=300
+  apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}"
+fi
+
+echo "setup: installing npm packages (npm ci)"
+npm ci --no-audit --no-fund
+echo "setup: building (guest, host, native module)"
+npm run build
+echo "setup: done"
