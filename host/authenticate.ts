@@ -1,0 +1,128 @@
+// One authentication through the guest, as pam_mapi.so does it: configure in a fresh instance, validate and
+// pin the server list and trust anchors, then authenticate in another fresh instance with the Node transport.
+// Every value from the guest is checked (guest-values.ts); every failure is a verdict that is not success.
+import { loadGuestModule, newGuest, type GuestInstance } from "./guest.js";
+import {
+  checkConfigError, checkLogLine, checkSettings, checkVerdict, type Level, type Settings, type Verdict,
+} from "./guest-values.js";
+import { parseServerList, type ServerUrl } from "./server-url.js";
+import { loadTrustAnchors } from "./transport/trust.js";
+import { SyncTransport, type TransportOptions } from "./transport/sync-transport.js";
+import type { PostRecord } from "./transport/types.js";
+import { packageVersion } from "./package-root.js";
+
+export interface LogLine { level: Level; message: string }
+export interface Hooks {
+  onLog?: (line: LogLine) => void;
+  onPost?: (record: PostRecord) => void;
+  onWaiting?: TransportOptions["onWaiting"];
+}
+export interface ConfigureRequest { service: string; args: string[]; config: Uint8Array }
+export interface AuthenticationRequest extends ConfigureRequest { user: string; password: Uint8Array; rhost: string }
+
+/** Where a run stopped: `configure` (the guest rejected the configuration), `servers` / `trust` (the host
+ * rejected a server URL or the cafile/capath), `guest` (a trap or an invalid value from the guest). */
+export type FailureStage = "configure" | "servers" | "trust" | "guest";
+
+export type ConfigureOutcome =
+  | { ok: true; settings: Settings; servers: ServerUrl[]; ca?: string[]; logs: LogLine[] }
+  | { ok: false; stage: FailureStage; message: string; settings?: Settings; logs: LogLine[] };
+
+export interface AuthenticationOutcome {
+  verdict: Verdict;
+  /** set when the host produced the verdict because a step before or around the guest's answer failed */
+  failure?: { stage: FailureStage; message: string };
+  settings?: Settings;
+  posts: PostRecord[];
+  logs: LogLine[];
+}
+
+export const userAgent = `pam_mapi/${packageVersion} (node)`;
+
+function logSink(logs: LogLine[], hooks: Hooks) {
+  return (level: unknown, message: unknown) => {
+    const line = checkLogLine(level, message);
+    logs.push(line);
+    hooks.onLog?.(line);
+  };
+}
+
+function refuseAllPosts() {
+  return { tag: "err" as const, val: "no-such-server" as const };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `configure` in a fresh instance, then the host's own checks of what it returned. */
+export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {}): Promise<ConfigureOutcome> {
+  await loadGuestModule();
+  const logs: LogLine[] = [];
+  let guest: GuestInstance | undefined;
+  let settings: Settings;
+  try {
+    guest = newGuest({ post: refuseAllPosts, log: logSink(logs, hooks) });
+    settings = checkSettings(guest.exports.configure(request.service, request.args, request.config));
+  } catch (e) {
+    // jco throws the err variant of result<settings, string> as a ComponentError carrying `payload`.
+    if (e !== null && typeof e === "object" && "payload" in e) {
+      try {
+        return { ok: false, stage: "configure", message: checkConfigError((e as { payload: unknown }).payload), logs };
+      } catch (invalid) {
+        return { ok: false, stage: "guest", message: errorText(invalid), logs };
+      }
+    }
+    return { ok: false, stage: "guest", message: `the guest failed in configure: ${errorText(e)}`, logs };
+  } finally {
+    guest?.wipe();
+  }
+  let servers: ServerUrl[];
+  try {
+    servers = parseServerList(settings.servers);
+  } catch (e) {
+    return { ok: false, stage: "servers", message: errorText(e), settings, logs };
+  }
+  try {
+    return { ok: true, settings, servers, ca: loadTrustAnchors(settings.cafile, settings.capath), logs };
+  } catch (e) {
+    return { ok: false, stage: "trust", message: errorText(e), settings, logs };
+  }
+}
+
+/** The whole check. The password buffer is zeroed before this returns, whatever happens. */
+export async function runAuthentication(request: AuthenticationRequest, hooks: Hooks = {}): Promise<AuthenticationOutcome> {
+  try {
+    const configured = await runConfigure(request, hooks);
+    if (!configured.ok) {
+      return {
+        verdict: { code: "service-err", reason: configured.message, user: "" },
+        failure: { stage: configured.stage, message: configured.message },
+        settings: configured.settings, posts: [], logs: configured.logs,
+      };
+    }
+    const logs = [...configured.logs];
+    const transport = new SyncTransport({
+      servers: configured.servers, timeoutMs: configured.settings.timeoutMs, ca: configured.ca, userAgent,
+      onPost: hooks.onPost, onWaiting: hooks.onWaiting,
+    });
+    let guest: GuestInstance | undefined;
+    try {
+      guest = newGuest({ post: (server, body) => transport.post(server, body), log: logSink(logs, hooks) });
+      const raw = guest.exports.authenticate(request.service, request.user, request.password, request.args,
+        request.config, request.rhost);
+      return { verdict: checkVerdict(raw), settings: configured.settings, posts: transport.records, logs };
+    } catch (e) {
+      const message = `the guest failed: ${errorText(e)}`;
+      return {
+        verdict: { code: "service-err", reason: message, user: "" },
+        failure: { stage: "guest", message }, settings: configured.settings, posts: transport.records, logs,
+      };
+    } finally {
+      guest?.wipe();
+      transport.close();
+    }
+  } finally {
+    request.password.fill(0);
+  }
+}

@@ -1,0 +1,58 @@
+// Trust anchors for https from `cafile=` and `capath=`. Without either, Node's default store is used: the
+// Mozilla bundle compiled into Node, plus NODE_EXTRA_CA_CERTS if that is set in the environment (Node reads it
+// at start-up; it can only add anchors, never disable verification). Certificates are always verified.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import path from "node:path";
+
+export class TrustError extends Error {}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+function certificatesIn(file: string): string[] {
+  const text = readFileSync(file, "latin1");
+  return (text.match(PEM_CERTIFICATE) ?? []).filter((pem) => {
+    try {
+      new X509Certificate(pem);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** PEM certificates from `cafile` and every file in `capath`; undefined when both are empty. */
+export function loadTrustAnchors(cafile: string, capath: string): string[] | undefined {
+  if (cafile === "" && capath === "") return undefined;
+  const anchors: string[] = [];
+  if (cafile !== "") {
+    let found: string[];
+    try {
+      found = certificatesIn(cafile);
+    } catch (e) {
+      throw new TrustError(`cafile=${cafile}: ${(e as Error).message}`);
+    }
+    if (found.length === 0) throw new TrustError(`cafile=${cafile}: no PEM certificate in the file`);
+    anchors.push(...found);
+  }
+  if (capath !== "") {
+    let names: string[];
+    try {
+      names = readdirSync(capath).sort();
+    } catch (e) {
+      throw new TrustError(`capath=${capath}: ${(e as Error).message}`);
+    }
+    const before = anchors.length;
+    for (const name of names) {
+      const file = path.join(capath, name);
+      try {
+        if (!statSync(file).isFile()) continue;
+        anchors.push(...certificatesIn(file));
+      } catch {
+        // Like OpenSSL's capath: an unreadable or foreign file (CRL, README) is not an anchor.
+      }
+    }
+    if (anchors.length === before) throw new TrustError(`capath=${capath}: no PEM certificate in the directory`);
+  }
+  return [...new Set(anchors)];
+}
