@@ -1,0 +1,113 @@
+// From a verdict (and what the transport saw) to what an administrator needs: the PAM result, the cause in
+// plain words, and what to do about it; plus the exit code.
+import type { AuthenticationOutcome } from "../authenticate.js";
+import type { Code } from "../guest-values.js";
+import type { TransportErrorName } from "../transport/types.js";
+import { EXIT } from "./exit-codes.js";
+
+export const PAM_NAMES: Record<Code, string> = {
+  "success": "PAM_SUCCESS",
+  "auth-err": "PAM_AUTH_ERR",
+  "perm-denied": "PAM_PERM_DENIED",
+  "authinfo-unavail": "PAM_AUTHINFO_UNAVAIL",
+  "ignore": "PAM_IGNORE",
+  "service-err": "PAM_SERVICE_ERR",
+};
+
+export interface Advice { pam: string; cause: string; fix?: string; exitCode: number }
+
+const FEATURES = ["imap", "pop3", "mobile", "outlook", "webapp"];
+
+/** Why a server could not be used, by transport error. */
+const TRANSPORT_ADVICE: Record<TransportErrorName, { cause: string; fix: string }> = {
+  "refused": {
+    cause: "nothing accepted the connection (refused, no such socket file, or unreachable)",
+    fix: "check that kopano-server (or zarafa-server) runs and that socket= matches server_listen / server_listen_tls / server_pipe_name in server.cfg; for a unix socket, that this user may open it",
+  },
+  "resolve": { cause: "the host name in socket= does not resolve", fix: "check the host name in socket= (and /etc/hosts or DNS)" },
+  "timeout": {
+    cause: "the server did not answer within the deadline (timeout=, connect included)",
+    fix: "check the server's load and any firewall dropping packets; raise timeout= only if the server is merely slow",
+  },
+  "tls": {
+    cause: "the TLS handshake failed: the certificate is not trusted, expired, or not issued for the host name in socket=",
+    fix: "set cafile= (or capath=) to the CA that signed the server's certificate and use the host name the certificate names; `openssl s_client -connect HOST:PORT -CAfile FILE` shows the chain",
+  },
+  "http-status": {
+    cause: "the server answered with an HTTP status other than 200 or 500 (redirects are not followed)",
+    fix: "socket= points at something that is not kopano-server (a web server or proxy?); use the server's own port (236/237) or socket",
+  },
+  "too-large": { cause: "the reply exceeded 1 MiB", fix: "socket= does not point at kopano-server" },
+  "closed": {
+    cause: "the connection closed before the reply was complete",
+    fix: "check the server's log (kopano-server crashed or restarted?) and that socket= uses http:// on 236 and https:// on 237",
+  },
+  "malformed": {
+    cause: "the reply was not acceptable HTTP (bad headers, bad chunking, or a compressed body)",
+    fix: "socket= does not point at kopano-server, or something in between rewrites the reply",
+  },
+  "no-such-server": { cause: "the guest named a server that is not in the list", fix: "this is a bug in pam_mapi; please report it" },
+  "internal": { cause: "the host's transport failed internally", fix: "re-run with --verbose and report the error" },
+};
+
+export function adviseOnTransport(error: TransportErrorName) {
+  return TRANSPORT_ADVICE[error];
+}
+
+export function advise(outcome: AuthenticationOutcome, user: string): Advice {
+  const { verdict, failure, posts } = outcome;
+  const pam = PAM_NAMES[verdict.code];
+  if (failure) {
+    switch (failure.stage) {
+      case "configure":
+        return { pam, exitCode: EXIT.config, cause: `configuration error: ${failure.message}`,
+          fix: "correct the line it names in the configuration file, or the module argument (--arg)" };
+      case "servers":
+        return { pam, exitCode: EXIT.config, cause: failure.message,
+          fix: "socket= takes file:///path/to/server.sock, http://host[:port]/ or https://host[:port]/, comma-separated" };
+      case "trust":
+        return { pam, exitCode: EXIT.config, cause: failure.message,
+          fix: "cafile= must name a readable PEM file with the CA certificate(s); capath= a directory of PEM certificates" };
+      case "guest":
+        return { pam, exitCode: EXIT.internal, cause: failure.message,
+          fix: "this is a bug in pam_mapi (or build/jco is stale: npm run build:guest); please report it with this output" };
+    }
+  }
+  const feature = FEATURES.find((f) => new RegExp(`\\b${f}\\b`, "i").test(verdict.reason));
+  const featureProblem = /feature/i.test(verdict.reason);
+  switch (verdict.code) {
+    case "success":
+      return { pam, exitCode: EXIT.ok, cause: `the server accepted the password for ${verdict.user || user}` };
+    case "perm-denied":
+    case "auth-err":
+      if (featureProblem || verdict.code === "perm-denied") {
+        const which = feature ?? "FEATURE";
+        return { pam, exitCode: EXIT.denied,
+          cause: `the password is right, but the required feature${feature ? ` ${feature}` : ""} is not enabled for ${user}`,
+          fix: `kopano-admin -u ${user} --enable-feature ${which}` + (feature ? "" : " (one of the features in service=)") };
+      }
+      if (posts.length === 0) {
+        return { pam, exitCode: EXIT.denied, cause: "rejected without asking a server: empty password or invalid user name",
+          fix: "type the password; a user name must be UTF-8 without control characters" };
+      }
+      return { pam, exitCode: EXIT.denied,
+        cause: "wrong password, unknown user or inactive user (the server does not tell them apart)",
+        fix: `check the password; \`kopano-admin --details ${user}\` shows whether the account exists and is active` };
+    case "authinfo-unavail":
+    case "ignore": {
+      const failed = posts.filter((p) => p.error);
+      const last = failed[failed.length - 1];
+      const unusable = verdict.code === "ignore" ? " (ignore_unavailable: the PAM stack falls through to the next module)" : "";
+      if (last?.error) {
+        const t = TRANSPORT_ADVICE[last.error];
+        return { pam, exitCode: EXIT.unavailable, cause: `no server could be asked: ${t.cause}${unusable}`, fix: t.fix };
+      }
+      return { pam, exitCode: EXIT.unavailable,
+        cause: `the server answered, but not with a usable logon reply (${verdict.reason})${unusable}`,
+        fix: "see the debug lines above: a SOAP fault or an unexpected er usually means a server version pam_mapi does not know; check the server's log" };
+    }
+    case "service-err":
+      return { pam, exitCode: EXIT.internal, cause: verdict.reason || "the guest reported an internal error",
+        fix: "re-run with --verbose; if it persists, report it with this output" };
+  }
+}

@@ -1,0 +1,119 @@
+// `pam-mapi check USER`: one real authentication through the same guest pam_mapi.so runs, with debug forced
+// on, printing what happened per server, the PAM verdict, its cause and the fix.
+import { runAuthentication, runConfigure } from "../authenticate.js";
+import { ConfigFileError, configPathFor, readConfigFile } from "../config-file.js";
+import { advise, adviseOnTransport } from "./advice.js";
+import { moduleArguments, parseCommandLine, UsageError } from "./arguments.js";
+import { EXIT } from "./exit-codes.js";
+import { ms, settingsLines } from "./format.js";
+import type { CliIo } from "./io.js";
+import { PasswordInterrupted, readPassword } from "./password.js";
+import type { PostRecord } from "../transport/types.js";
+
+export const CHECK_HELP = `Usage: pam-mapi check USER [options]
+
+Checks USER's password against the configured Kopano/Zarafa server(s) with the very same logic as
+pam_mapi.so, and explains the result. The password is read from the terminal without echo, or from the
+first line of stdin with --password-stdin (or when stdin is not a terminal).
+
+Options:
+  --service NAME      PAM service to test; selects the [NAME] section of the file (default: login)
+  --config PATH       configuration file (default: /etc/security/pam_mapi.conf; a config= module
+                      argument takes precedence, as in pam_mapi.so)
+  --arg KEY=VALUE     a module argument as on the /etc/pam.d line (repeatable), e.g. --arg socket=https://mail:237/
+  --password-stdin    read the password from stdin
+  --rhost HOST        the remote host to report to the guest (PAM_RHOST)
+  --verbose           show progress while waiting on a slow server even when stderr is not a terminal
+  --help              this text
+
+Exit codes: 0 accepted, 1 denied, 2 usage error, 3 configuration error, 4 servers unavailable, 5 internal error.`;
+
+export async function check(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, {
+    service: { type: "string", default: "login" },
+    config: { type: "string" },
+    arg: { type: "string", multiple: true },
+    "password-stdin": { type: "boolean", default: false },
+    rhost: { type: "string", default: "" },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
+  if (values.help) {
+    io.stdout.write(`${CHECK_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "check needs a USER" : `check takes one USER, got ${positionals.length}`);
+  const user = positionals[0];
+  const service = values.service!;
+  if (service === "") throw new UsageError("--service needs a non-empty name");
+  // Debug is forced on so the guest explains itself (er codes, feature lists); never a password.
+  const args = [...moduleArguments(values.arg), "debug"];
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  const err = (line: string) => io.stderr.write(`${line}\n`);
+
+  const where = configPathFor(args, values.config);
+  let config: Uint8Array;
+  try {
+    config = readConfigFile(where.path, where.explicit);
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e;
+    err(`pam-mapi: configuration file ${e.message}`);
+    err(`fix: ${e.fix}`);
+    return EXIT.config;
+  }
+  out(`pam-mapi check ${user} (PAM service ${service}; configuration ${config.length ? where.path : `${where.path} absent, module arguments only`})`);
+
+  // Pin and show the servers before the password is read, as pam_mapi.so does.
+  const configured = await runConfigure({ service, args, config });
+  if (!configured.ok) {
+    const advice = advise({ verdict: { code: "service-err", reason: configured.message, user: "" },
+      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user);
+    for (const line of configured.logs) out(`  guest ${line.level}: ${line.message}`);
+    out(`result: ${advice.pam}`);
+    out(`cause:  ${advice.cause}`);
+    out(`fix:    ${advice.fix}`);
+    return advice.exitCode;
+  }
+  out("effective settings:");
+  for (const line of settingsLines(configured.settings)) out(line);
+
+  let password: Uint8Array;
+  try {
+    password = await readPassword(io.stdin, io.stderr, `Password for ${user}: `, values["password-stdin"]!);
+  } catch (e) {
+    if (e instanceof PasswordInterrupted) return EXIT.interrupted;
+    err(`pam-mapi: cannot read the password: ${(e as Error).message}`);
+    err("fix: type it at the prompt, or pipe one line to --password-stdin");
+    return EXIT.usage;
+  }
+
+  const showProgress = Boolean(io.stderr.isTTY) || values.verbose!;
+  out("authentication:");
+  const outcome = await runAuthentication({ service, user, password, args, config, rhost: values.rhost! }, {
+    onLog: (line) => out(`  guest ${line.level}: ${line.message}`),
+    onPost: (record) => out(describePost(record)),
+    onWaiting: showProgress
+      ? (w) => err(`pam-mapi: still waiting for server ${w.server + 1} (${w.url}) after ${ms(w.elapsedMs)}; deadline in ${ms(w.remainingMs)}`)
+      : undefined,
+  });
+  if (outcome.posts.length === 0) out("  no server was contacted");
+  const advice = advise(outcome, user);
+  out(`result: ${advice.pam} (${outcome.verdict.code})${outcome.verdict.reason ? ` — ${outcome.verdict.reason}` : ""}`);
+  if (outcome.verdict.code === "success" && outcome.verdict.user) out(`user:   ${outcome.verdict.user}`);
+  out(`cause:  ${advice.cause}`);
+  if (advice.fix) out(`fix:    ${advice.fix}`);
+  return advice.exitCode;
+}
+
+function describePost(p: PostRecord): string {
+  const head = `  server ${p.server + 1} ${p.url || "(none)"}:`;
+  const connect = p.reusedConnection ? "reused connection" : `connect ${ms(p.connectMs)}`;
+  const tls = p.tlsProtocol ? `, ${p.tlsProtocol}` : "";
+  if (!p.error) {
+    return `${head} HTTP ${p.status}, ${connect}${tls}, ${p.requestBytes} bytes sent, ${p.replyBytes} received, ${ms(p.totalMs)} total`;
+  }
+  const status = p.status ? ` (HTTP ${p.status})` : "";
+  return `${head} ${p.error}${status} after ${ms(p.totalMs)}, ${connect}${tls}: ${p.detail ?? ""}\n` +
+    `    means: ${adviseOnTransport(p.error).cause}`;
+}
+

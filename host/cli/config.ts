@@ -1,0 +1,80 @@
+// `pam-mapi config`: validates the configuration through the guest's own parser and prints the effective
+// settings for every PAM service the file distinguishes (top level and each [section]).
+import { runConfigure } from "../authenticate.js";
+import { ConfigFileError, configPathFor, readConfigFile, sectionNames } from "../config-file.js";
+import { moduleArguments, parseCommandLine } from "./arguments.js";
+import { advise } from "./advice.js";
+import { EXIT } from "./exit-codes.js";
+import { settingsLines } from "./format.js";
+import type { CliIo } from "./io.js";
+
+export const CONFIG_HELP = `Usage: pam-mapi config [options]
+
+Validates the pam_mapi configuration (module arguments over the INI file) with the same parser as
+pam_mapi.so, and prints the effective settings per PAM service: the top level and every [section].
+
+Options:
+  --config PATH       configuration file (default: /etc/security/pam_mapi.conf)
+  --service NAME      show only this PAM service (repeatable)
+  --arg KEY=VALUE     a module argument as on the /etc/pam.d line (repeatable)
+  --help              this text
+
+Exit codes: 0 valid, 2 usage error, 3 configuration error, 5 internal error.`;
+
+export async function config(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(argv, {
+    config: { type: "string" },
+    service: { type: "string", multiple: true },
+    arg: { type: "string", multiple: true },
+    help: { type: "boolean", default: false },
+  });
+  if (values.help) {
+    io.stdout.write(`${CONFIG_HELP}\n`);
+    return EXIT.ok;
+  }
+  const out = (line: string) => io.stdout.write(`${line}\n`);
+  if (positionals.length) {
+    io.stderr.write(`pam-mapi config: unexpected argument ${JSON.stringify(positionals[0])}\n`);
+    return EXIT.usage;
+  }
+  const args = moduleArguments(values.arg);
+  const where = configPathFor(args, values.config);
+  let bytes: Uint8Array;
+  try {
+    bytes = readConfigFile(where.path, where.explicit);
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e;
+    io.stderr.write(`pam-mapi: configuration file ${e.message}\nfix: ${e.fix}\n`);
+    return EXIT.config;
+  }
+  out(bytes.length ? `configuration: ${where.path}` : `configuration: ${where.path} absent; module arguments only`);
+  if (args.length) out(`module arguments: ${args.join(" ")}`);
+
+  const sections = sectionNames(bytes);
+  // The top level is what a service without a section gets; ask for it under a name no section uses.
+  const topLevelName = ["other", "pam-mapi-top-level"].find((n) => !sections.includes(n))!;
+  const services: { name: string; title: string }[] = values.service?.length
+    ? values.service.map((name) => ({ name, title: `PAM service ${name}${sections.includes(name) ? ` ([${name}] section)` : " (top level)"}` }))
+    : [{ name: topLevelName, title: "top level (every PAM service without a section)" },
+       ...sections.map((name) => ({ name, title: `[${name}] (PAM service ${name})` }))];
+
+  let exitCode: number = EXIT.ok;
+  for (const service of services) {
+    out("");
+    out(service.title);
+    const outcome = await runConfigure({ service: service.name, args, config: bytes });
+    for (const line of outcome.logs) out(`  guest ${line.level}: ${line.message}`);
+    if (outcome.ok) {
+      for (const line of settingsLines(outcome.settings)) out(line);
+      continue;
+    }
+    const advice = advise({ verdict: { code: "service-err", reason: outcome.message, user: "" },
+      failure: { stage: outcome.stage, message: outcome.message }, posts: [], logs: outcome.logs }, "");
+    out(`  error: ${advice.cause}`);
+    out(`  fix:   ${advice.fix}`);
+    if (exitCode === EXIT.ok || advice.exitCode === EXIT.internal) exitCode = advice.exitCode;
+  }
+  out("");
+  out(exitCode === EXIT.ok ? "configuration is valid" : "configuration has errors");
+  return exitCode;
+}

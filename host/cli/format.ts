@@ -1,0 +1,28 @@
+// Small formatting helpers for the CLI's report.
+import type { Settings } from "../guest-values.js";
+
+export function ms(value: number | null | undefined): string {
+  if (value === null || value === undefined) return "-";
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`;
+}
+
+export function optionNames(settings: Settings): string {
+  const o = settings.options;
+  const names = [
+    o.tryFirstPass && "try_first_pass", o.useFirstPass && "use_first_pass", o.ignoreUnavailable && "ignore_unavailable",
+    o.quiet && "quiet", o.debug && "debug",
+  ].filter(Boolean);
+  return names.length ? names.join(" ") : "(none)";
+}
+
+export function settingsLines(settings: Settings, indent = "  "): string[] {
+  return [
+    `${indent}socket=   ${settings.servers.join(",")}`,
+    ...settings.servers.map((s, i) => `${indent}  server ${i + 1}: ${s}`),
+    `${indent}timeout=  ${settings.timeoutMs / 1000} s per server (connect included)`,
+    `${indent}cafile=   ${settings.cafile || "(none)"}`,
+    `${indent}capath=   ${settings.capath || "(none)"}`,
+    `${indent}trust:    ${settings.cafile || settings.capath ? "cafile/capath only" : "Node's default CA store (plus NODE_EXTRA_CA_CERTS if set)"}`,
+    `${indent}options:  ${optionNames(settings)}`,
+  ];
+}
