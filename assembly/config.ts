@@ -42,6 +42,7 @@ export const MAX_SERVERS: i32 = 8;
 /** sun_path is 108 bytes including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES: i32 = 107;
 const MAX_PATH_BYTES: i32 = 4095;
+const MAX_URL_BYTES: i32 = 2048;
 const FEATURES: Array<string> = ["imap", "pop3", "mobile", "outlook", "webapp"];
 
 export class Settings {
@@ -489,19 +490,27 @@ function parseTimeoutMs(v: string): i64 {
 function checkAbsolutePath(v: string, emptyAllowed: bool): string {
   if (v.length == 0) return emptyAllowed ? "" : "is empty (an absolute path is required)";
   if (v.charCodeAt(0) != 0x2f) return "is not an absolute path";
+  if (v.includes("\uFFFD")) return "holds U+FFFD (a character lost in an encoding conversion)";
   if (String.UTF8.byteLength(v) > MAX_PATH_BYTES) return "is longer than " + MAX_PATH_BYTES.toString() + " bytes";
   return "";
 }
 
-/** "" if `u` is one allowed server URL, else why not. */
+/**
+ * "" if `u` is one allowed server URL, else why not. At least as strict as both hosts' own checks (host/server-url.ts,
+ * native/server_url.c via libcurl), so a URL that passes here means the same thing to both: lower-case scheme, no
+ * percent-escapes (the C loader would decode them in socket paths, Node would not), paths of RFC 3986 characters
+ * without '@' or '%', no '.' or '..' segments (libcurl would remove them), at most 2048 bytes.
+ */
 export function checkServerUrl(u: string): string {
   if (u.length == 0) return "is empty";
+  if (String.UTF8.byteLength(u) > MAX_URL_BYTES) return "is longer than " + MAX_URL_BYTES.toString() + " bytes";
+  if (u.includes("?") || u.includes("#")) return "has a query or fragment";
+  if (u.includes("%")) return "has a percent-escape (not allowed)";
   if (u.startsWith("file://")) return checkSocketPath(u.substring(7));
   let rest: string;
   if (u.startsWith("http://")) rest = u.substring(7);
   else if (u.startsWith("https://")) rest = u.substring(8);
   else return "has no supported scheme";
-  if (rest.includes("?") || rest.includes("#")) return "has a query or fragment";
   let slash = rest.indexOf("/");
   if (slash < 0) slash = rest.length;
   const authority = rest.substring(0, slash);
@@ -523,19 +532,7 @@ export function checkServerUrl(u: string): string {
     const port = authority.substring(hostEnd + 1);
     if (!isPort(port)) return "has an invalid port '" + shown(port) + "' (1-65535)";
   }
-  const path = rest.substring(slash);
-  for (let i = 0; i < path.length; i++) {
-    const c = path.charCodeAt(i);
-    if (c == 0x25) {
-      if (i + 2 >= path.length || hexValue(path.charCodeAt(i + 1)) < 0 || hexValue(path.charCodeAt(i + 2)) < 0) {
-        return "has an invalid percent escape in its path";
-      }
-      i += 2;
-    } else if (!isPathChar(c)) {
-      return "has a character in its path that must be percent-encoded";
-    }
-  }
-  return "";
+  return checkPath(rest.substring(slash));
 }
 
 function checkSocketPath(path: string): string {
@@ -544,8 +541,17 @@ function checkSocketPath(path: string): string {
   if (String.UTF8.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
     return "has a socket path over " + MAX_SOCKET_PATH_BYTES.toString() + " bytes";
   }
+  return checkPath(path);
+}
+
+function checkPath(path: string): string {
+  for (let i = 0; i < path.length; i++) {
+    if (!isPathChar(path.charCodeAt(i))) return "has a character in its path outside A-Z a-z 0-9 / - . _ ~ ! $ & ' ( ) * + ; = :";
+  }
   const segments = path.split("/");
-  for (let i = 0; i < segments.length; i++) if (segments[i] == "..") return "has a '..' path segment";
+  for (let i = 0; i < segments.length; i++) {
+    if (segments[i] == "." || segments[i] == "..") return "has a '" + segments[i] + "' path segment";
+  }
   return "";
 }
 
@@ -623,12 +629,11 @@ function isIPv6(a: string): bool {
   return dbl >= 0 ? groups <= 7 : groups == 8;
 }
 
-/** RFC 3986 pchar or '/': unreserved, sub-delims, ':' and '@' ('%' is handled by the caller). */
+/** RFC 3986 pchar or '/', without '%' (no escapes) and '@' (both hosts refuse them); ',' separates URLs. */
 function isPathChar(c: i32): bool {
   if (isDigit(c) || isAsciiLetter(c)) return true;
   return c == 0x2f || c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x21 || c == 0x24 || c == 0x26 ||
-    c == 0x27 || c == 0x28 || c == 0x29 || c == 0x2a || c == 0x2b || c == 0x2c || c == 0x3b || c == 0x3d ||
-    c == 0x3a || c == 0x40;
+    c == 0x27 || c == 0x28 || c == 0x29 || c == 0x2a || c == 0x2b || c == 0x3b || c == 0x3d || c == 0x3a;
 }
 
 // ---- characters ----
