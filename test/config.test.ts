@@ -260,6 +260,40 @@ describe("differential against ini.decode", () => {
   });
 });
 
+describe("soundness under mutation", () => {
+  const TRICKY = [";", "#", "\"", "'", "\\", "[", "]", "=", " ", "\t", "\r\n", "\n", ".", "x", "[]", "\u00a0", "__proto__", "\r"];
+  function mutate(g: Gen, text: string): string {
+    for (let n = 1 + g.int(3); n > 0; n--) {
+      const at = g.int(text.length + 1);
+      const what = g.int(3);
+      if (what === 0) text = text.slice(0, at) + g.pick(TRICKY) + text.slice(at);
+      else if (what === 1) text = text.slice(0, at) + text.slice(at + 1 + g.int(3));
+      else {
+        const lines = text.split("\n");
+        const i = g.int(lines.length);
+        lines.splice(i, 0, lines[i]);
+        text = lines.join("\n");
+      }
+    }
+    return text;
+  }
+
+  it("whatever the guest accepts, it reads as ini does (3000 mutated files)", () => {
+    const g = new Gen(mulberry32(0xc0ffee));
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const file = mutate(g, genFile(g));
+      const service = g.pick([...SERVICES, "other"]);
+      const r = parse(service, [], file);
+      if (!r.ok) continue;
+      accepted++;
+      expect(r.s, `case ${i}: service ${service}, file ${JSON.stringify(file)}`).toEqual(expectedFromIni(service, [], file));
+    }
+    // Most mutations break something; enough survive for the property to mean something.
+    expect(accepted).toBeGreaterThan(300);
+  });
+});
+
 // ---- errors: each class, with its place ----
 
 const line = (n: number) => `configuration file line ${n}: `;
