@@ -1,0 +1,306 @@
+/* The PAM entry points. All decisions about passwords and servers are the guest's; this file gathers the
+ * inputs, pins the server list, runs the guest, checks its verdict and maps it to a PAM code.
+ * PAM_SUCCESS from pam_sm_authenticate comes from exactly one place: conclude(), for a checked success verdict. */
+#define PAM_SM_AUTH
+#define PAM_SM_ACCOUNT
+#define PAM_SM_SESSION
+#define PAM_SM_PASSWORD
+
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "config_file.h"
+#include "guest.h"
+#include "log.h"
+#include "secret.h"
+#include "server_url.h"
+#include "transport.h"
+
+#define RESULT_KEY "pam_mapi.result"
+#define MAX_SERVERS 16
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* What pam_sm_authenticate leaves in the handle for setcred and acct_mgmt. */
+enum outcome { OUTCOME_AUTHENTICATED = 1, OUTCOME_FEATURE_DENIED };
+struct result_record {
+  enum outcome outcome;
+  char user[];
+};
+
+static void result_cleanup(pam_handle_t *pamh, void *data, int error_status) {
+  (void)pamh;
+  (void)error_status;
+  free(data);
+}
+
+static void result_forget(pam_handle_t *pamh) { pam_set_data(pamh, RESULT_KEY, NULL, NULL); }
+
+static int result_remember(pam_handle_t *pamh, enum outcome outcome, const char *user) {
+  size_t len = strlen(user);
+  struct result_record *r = malloc(sizeof *r + len + 1);
+  if (r == NULL) return -1;
+  r->outcome = outcome;
+  memcpy(r->user, user, len + 1);
+  if (pam_set_data(pamh, RESULT_KEY, r, result_cleanup) != PAM_SUCCESS) {
+    free(r);
+    return -1;
+  }
+  return 0;
+}
+
+/* The record, if it is about the user the handle names now. */
+static const struct result_record *result_for_current_user(pam_handle_t *pamh) {
+  const void *data = NULL, *user = NULL;
+  if (pam_get_data(pamh, RESULT_KEY, &data) != PAM_SUCCESS || data == NULL) return NULL;
+  if (pam_get_item(pamh, PAM_USER, &user) != PAM_SUCCESS || user == NULL) return NULL;
+  const struct result_record *r = data;
+  return strcmp(r->user, user) == 0 ? r : NULL;
+}
+
+/* Everything one pam_sm_authenticate call owns; released in one place. */
+struct auth_call {
+  pam_handle_t *pamh;
+  const char *service, *user, *rhost;
+  struct guest_strings args;
+  uint8_t *config;
+  size_t config_len;
+  struct settings settings;
+  struct server servers[MAX_SERVERS];
+  size_t server_count;
+  bool debug;
+};
+
+static void auth_call_release(struct auth_call *c) {
+  for (size_t i = 0; i < c->server_count; i++) server_clear(&c->servers[i]);
+  settings_clear(&c->settings);
+  if (c->config) explicit_bzero(c->config, c->config_len);
+  free(c->config);
+}
+
+static const char *item_or_empty(pam_handle_t *pamh, int item) {
+  const void *value = NULL;
+  if (pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == NULL) return "";
+  return value;
+}
+
+static const char *status_text(enum guest_status s) {
+  switch (s) {
+    case GUEST_OK: return "ok";
+    case GUEST_TRAP: return "guest trap";
+    case GUEST_BAD_OUTPUT: return "guest broke the ABI contract";
+    case GUEST_NO_MEMORY: return "host out of memory";
+  }
+  return "?";
+}
+
+/* Reads the config file and runs `configure`; pins and validates the server list. PAM code on failure. */
+static int configure(struct auth_call *c, int argc, const char **argv) {
+  const char *path = CONFIG_DEFAULT_PATH;
+  bool explicit_path = false;
+  for (int i = 0; i < argc; i++)
+    if (strncmp(argv[i], "config=", 7) == 0) path = argv[i] + 7, explicit_path = true;
+
+  char why[512] = "";
+  if (config_file_read(path, explicit_path, &c->config, &c->config_len, why, sizeof why) != 0) {
+    log_host(c->pamh, LOG_ERR, "configuration file: %s", why);
+    return PAM_SERVICE_ERR;
+  }
+
+  struct guest_host host = {.pamh = c->pamh};
+  const char *detail = NULL;
+  enum guest_status status = guest_configure(&host, c->service, c->args, (struct bytes){c->config, c->config_len},
+                                             &c->settings, &detail);
+  if (status != GUEST_OK) {
+    log_host(c->pamh, LOG_ERR, "configure: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
+             detail ? detail : "no detail");
+    return PAM_SERVICE_ERR;
+  }
+  if (!c->settings.ok) {
+    log_host(c->pamh, LOG_ERR, "configuration error: %s", c->settings.error);
+    return PAM_SERVICE_ERR;
+  }
+  c->debug = (c->settings.options & OPT_DEBUG) != 0;
+
+  if (c->settings.server_count > MAX_SERVERS) return PAM_SERVICE_ERR;
+  for (size_t i = 0; i < c->settings.server_count; i++) {
+    const char *reason = NULL;
+    if (server_parse(c->settings.servers[i], &c->servers[i], &reason) != 0) {
+      log_host(c->pamh, LOG_ERR, "configuration error: server %zu \"%s\": %s", i + 1, c->settings.servers[i], reason);
+      return PAM_SERVICE_ERR;
+    }
+    c->server_count = i + 1;
+  }
+  if (c->debug)
+    log_host(c->pamh, LOG_DEBUG, "%zu server(s) pinned, first %s, timeout %u ms", c->server_count,
+             c->settings.servers[0], c->settings.timeout_ms);
+  return PAM_SUCCESS;
+}
+
+/* One guest `authenticate` with a fresh transport. The verdict code, or V_SERVICE_ERR for any host failure. */
+static enum verdict_code authenticate_once(struct auth_call *c, const struct secret *password) {
+  struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
+  struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
+  if (transport == NULL) {
+    log_host(c->pamh, LOG_ERR, "authenticate: cannot set up the transport (out of memory or libcurl failure)");
+    return V_SERVICE_ERR;
+  }
+  struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
+  struct verdict verdict;
+  const char *detail = NULL;
+  enum guest_status status =
+      guest_authenticate(&host, c->service, c->user, (struct bytes){(const uint8_t *)password->data, password->len},
+                         c->args, (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  transport_free(transport);
+  enum verdict_code code = V_SERVICE_ERR;
+  if (status != GUEST_OK) {
+    log_host(c->pamh, LOG_ERR, "authenticate: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
+             detail ? detail : "no detail");
+  } else {
+    code = verdict.code;
+    if (c->debug)
+      log_host(c->pamh, LOG_DEBUG, "verdict %d for \"%s\" (server spells it \"%s\"): %s", (int)code, c->user,
+               verdict.user, verdict.reason);
+  }
+  verdict_clear(&verdict);
+  return code;
+}
+
+/* The verdict -> PAM code map; the only PAM_SUCCESS of pam_sm_authenticate. */
+static int conclude(struct auth_call *c, enum verdict_code code) {
+  switch (code) {
+    case V_SUCCESS:
+      if (result_remember(c->pamh, OUTCOME_AUTHENTICATED, c->user) != 0) {
+        log_host(c->pamh, LOG_ERR, "authenticate: cannot record the result; returning PAM_SERVICE_ERR");
+        return PAM_SERVICE_ERR;
+      }
+      return PAM_SUCCESS;
+    case V_AUTH_ERR:
+      return PAM_AUTH_ERR;
+    case V_PERM_DENIED:
+      /* If the record cannot be kept, acct_mgmt says PAM_IGNORE; authentication fails either way. */
+      (void)result_remember(c->pamh, OUTCOME_FEATURE_DENIED, c->user);
+      return PAM_AUTH_ERR;
+    case V_AUTHINFO_UNAVAIL:
+      return PAM_AUTHINFO_UNAVAIL;
+    case V_IGNORE:
+      return PAM_IGNORE;
+    case V_SERVICE_ERR:
+    case V_COUNT:
+      break;
+  }
+  return PAM_SERVICE_ERR;
+}
+
+static int conversation_code(int rc) { return rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : rc; }
+
+/* Prompts for a new password (try_first_pass after the stored one failed) and makes it the PAM_AUTHTOK. */
+static int prompt_password(struct auth_call *c, struct secret *out) {
+  char *response = NULL;
+  int rc = pam_prompt(c->pamh, PAM_PROMPT_ECHO_OFF, &response, "Password: ");
+  if (rc != PAM_SUCCESS || response == NULL) {
+    free(response);
+    return conversation_code(rc == PAM_SUCCESS ? PAM_CONV_ERR : rc);
+  }
+  rc = secret_copy(out, response) == 0 ? pam_set_item(c->pamh, PAM_AUTHTOK, response) : PAM_BUF_ERR;
+  explicit_bzero(response, strlen(response));
+  free(response);
+  return rc;
+}
+
+static int authenticate(struct auth_call *c) {
+  unsigned options = c->settings.options;
+  struct secret password = {0};
+  const void *stored = NULL;
+  bool from_stored = false;
+  int rc;
+
+  if (options & (OPT_USE_FIRST_PASS | OPT_TRY_FIRST_PASS)) pam_get_item(c->pamh, PAM_AUTHTOK, &stored);
+  if (options & OPT_USE_FIRST_PASS) {
+    if (stored == NULL) {
+      if (c->debug) log_host(c->pamh, LOG_DEBUG, "use_first_pass: no password from an earlier module");
+      return PAM_AUTH_ERR;
+    }
+    from_stored = true;
+    rc = secret_copy(&password, stored) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  } else if ((options & OPT_TRY_FIRST_PASS) && stored != NULL) {
+    from_stored = true;
+    rc = secret_copy(&password, stored) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  } else {
+    const char *token = NULL;
+    rc = conversation_code(pam_get_authtok(c->pamh, PAM_AUTHTOK, &token, NULL));
+    if (rc == PAM_SUCCESS) rc = token && secret_copy(&password, token) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  }
+  if (rc != PAM_SUCCESS) {
+    secret_wipe(&password);
+    return rc;
+  }
+
+  enum verdict_code code = authenticate_once(c, &password);
+  secret_wipe(&password);
+  if (code == V_AUTH_ERR && from_stored && (options & OPT_TRY_FIRST_PASS) && !(options & OPT_USE_FIRST_PASS)) {
+    rc = prompt_password(c, &password);
+    if (rc != PAM_SUCCESS) {
+      secret_wipe(&password);
+      return rc;
+    }
+    code = authenticate_once(c, &password);
+    secret_wipe(&password);
+  }
+  return conclude(c, code);
+}
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)flags;
+  result_forget(pamh); /* an earlier success in this handle must not outlive a new attempt */
+
+  const char *user = NULL;
+  int rc = pam_get_user(pamh, &user, NULL);
+  if (rc != PAM_SUCCESS) return conversation_code(rc);
+  if (user == NULL) return PAM_SERVICE_ERR;
+
+  struct auth_call c = {
+      .pamh = pamh,
+      .service = item_or_empty(pamh, PAM_SERVICE),
+      .user = user,
+      .rhost = item_or_empty(pamh, PAM_RHOST),
+      .args = {argv, argc > 0 ? (size_t)argc : 0},
+  };
+  rc = configure(&c, argc, argv);
+  if (rc == PAM_SUCCESS) rc = authenticate(&c);
+  auth_call_release(&c);
+  return rc;
+}
+
+EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)flags, (void)argc, (void)argv;
+  const struct result_record *r = result_for_current_user(pamh);
+  return r && r->outcome == OUTCOME_AUTHENTICATED ? PAM_SUCCESS : PAM_IGNORE;
+}
+
+EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)flags, (void)argc, (void)argv;
+  const struct result_record *r = result_for_current_user(pamh);
+  if (r == NULL) return PAM_IGNORE;
+  return r->outcome == OUTCOME_AUTHENTICATED ? PAM_SUCCESS : PAM_PERM_DENIED;
+}
+
+EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)pamh, (void)flags, (void)argc, (void)argv;
+  return PAM_IGNORE;
+}
+
+EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)pamh, (void)flags, (void)argc, (void)argv;
+  return PAM_IGNORE;
+}
+
+/* Password changes go through the server in a later issue; until then this module takes no part. */
+EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)pamh, (void)flags, (void)argc, (void)argv;
+  return PAM_IGNORE;
+}
