@@ -11,8 +11,9 @@
 //  - lines ini silently skips: `=value` with no key, and `[` lines that are not exactly `[name]` plus trailing
 //    whitespace (ini reads `[imap] ; x`, `[imap]x` and indented `  [imap]` as a key named "[imap]...");
 //  - array keys `key[]` (ini collects them into an array);
-//  - section names containing `.` (ini nests `[a.b]` under `a`), empty section names, and `__proto__` as a
-//    section or key name (ini drops it silently);
+//  - section names containing `.` (ini nests `[a.b]` under `a`), empty section names, section names that are
+//    key names (after top-level `debug`, ini puts `[debug]`'s keys onto the value true, i.e. drops them), and
+//    `__proto__` as a section or key name (ini drops it silently);
 //  - duplicate keys within one section, the top level or the module arguments (ini: the last one wins).
 //    Repeated `[name]` headers merge as in ini, and names that differ only in ASCII case are the same section
 //    (ini keeps them apart), so a key set under both `[imap]` and `[IMAP]` is a duplicate;
@@ -315,6 +316,7 @@ function readSectionName(line: string, out: Decoded): void {
   else if (name.length == 0) out.error = "empty section name";
   else if (name.includes(".")) out.error = "section name '" + shown(name) + "' contains '.' (nested sections are not supported)";
   else if (name == "__proto__") out.error = "section name '__proto__' is not allowed";
+  else if (keyIndex(asciiLower(name)) >= 0) out.error = "section name '" + shown(name) + "' is a key name (ini would mix the two up)";
   else if (firstForbiddenChar(name) >= 0) out.error = "control character in section name";
 }
 

@@ -367,6 +367,8 @@ describe("errors name the place, what is wrong and what is allowed", () => {
       ["[__proto__]", 1, "section name '__proto__' is not allowed"],
       ["[kopano.imap]", 1, "section name 'kopano.imap' contains '.' (nested sections are not supported)"],
       ["[]", 1, "empty section name"],
+      ["debug\n[debug]\nquiet", 2, "section name 'debug' is a key name (ini would mix the two up)"],
+      ["[Socket]", 1, "section name 'Socket' is a key name"],
       ["[ ; nothing ]", 1, "empty section name"],
       ["\"socket\" = file:///a", 1, "quoted key \"socket\" (keys are plain names)"],
       ["socket ; old = file:///a", 1, "'socket ; old': comment character in a key (a comment goes after the value or on its own line)"],
