@@ -15,10 +15,8 @@ const FLAG_NAMES = {
   quiet: "quiet", debug: "debug",
 } as const;
 
-let guest: Guest;
 let probe: ConfigProbe;
-beforeAll(async () => {
-  guest = await loadGuest();
+beforeAll(() => {
   probe = compileConfigProbe();
 });
 
@@ -36,8 +34,10 @@ interface Expected {
 }
 
 /** Both views of one configuration: `configure` through the component, and the probe (adds `features`). */
-function parse(service: string, args: string[], file: string | Uint8Array): { ok: true; s: Expected } | { ok: false; error: string } {
+async function parse(service: string, args: string[], file: string | Uint8Array): Promise<{ ok: true; s: Expected } | { ok: false; error: string }> {
   const viaProbe: Probed = probe(service, args, file);
+  // A fresh instance per call, as each PAM call gets: the stub runtime never frees memory.
+  const guest: Guest = await loadGuest();
   const viaGuest = tryConfigure(guest, service, args, file);
   if (!viaGuest.ok) {
     expect(viaProbe).toEqual({ ok: false, error: viaGuest.error });
@@ -57,14 +57,14 @@ function parse(service: string, args: string[], file: string | Uint8Array): { ok
   return { ok: true, s };
 }
 
-function settingsOf(service: string, args: string[], file: string | Uint8Array): Expected {
-  const r = parse(service, args, file);
+async function settingsOf(service: string, args: string[], file: string | Uint8Array): Promise<Expected> {
+  const r = await parse(service, args, file);
   if (!r.ok) throw new Error(`unexpected configuration error: ${r.error}`);
   return r.s;
 }
 
-function errorOf(service: string, args: string[], file: string | Uint8Array): string {
-  const r = parse(service, args, file);
+async function errorOf(service: string, args: string[], file: string | Uint8Array): Promise<string> {
+  const r = await parse(service, args, file);
   if (r.ok) throw new Error(`expected a configuration error, got ${JSON.stringify(r.s)}`);
   return r.error;
 }
@@ -246,14 +246,14 @@ function genArgs(g: Gen): string[] {
 }
 
 describe("differential against ini.decode", () => {
-  it("gives the effective settings ini's reading implies, for 1500 generated valid configurations", () => {
+  it("gives the effective settings ini's reading implies, for 1500 generated valid configurations", async () => {
     const g = new Gen(mulberry32(0x5eed));
     for (let i = 0; i < 1500; i++) {
       const file = genFile(g);
       const args = genArgs(g);
       const service = g.pick([...SERVICES, "other"]);
       const what = `case ${i}: service ${service}, args ${JSON.stringify(args)}, file ${JSON.stringify(file)}`;
-      const r = parse(service, args, file);
+      const r = await parse(service, args, file);
       expect(r.ok ? "" : r.error, what).toBe("");
       if (r.ok) expect(r.s, what).toEqual(expectedFromIni(service, args, file));
     }
@@ -278,13 +278,13 @@ describe("soundness under mutation", () => {
     return text;
   }
 
-  it("whatever the guest accepts, it reads as ini does (3000 mutated files)", () => {
+  it("whatever the guest accepts, it reads as ini does (3000 mutated files)", async () => {
     const g = new Gen(mulberry32(0xc0ffee));
     let accepted = 0;
     for (let i = 0; i < 3000; i++) {
       const file = mutate(g, genFile(g));
       const service = g.pick([...SERVICES, "other"]);
-      const r = parse(service, [], file);
+      const r = await parse(service, [], file);
       if (!r.ok) continue;
       accepted++;
       expect(r.s, `case ${i}: service ${service}, file ${JSON.stringify(file)}`).toEqual(expectedFromIni(service, [], file));
@@ -300,22 +300,22 @@ const line = (n: number) => `configuration file line ${n}: `;
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 describe("errors name the place, what is wrong and what is allowed", () => {
-  it("unknown key", () => {
+  it("unknown key", async () => {
     const file = "; pam_mapi\n\nsocket = file:///run/k.sock\n\n[imap]\nservice = imap\nsockett = http://x/\n";
-    expect(errorOf("imap", [], file)).toBe(line(7) +
+    expect(await errorOf("imap", [], file)).toBe(line(7) +
       "unknown key 'sockett' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug)");
-    expect(errorOf("imap", ["debug", "foo=bar"], "")).toBe(
+    expect(await errorOf("imap", ["debug", "foo=bar"], "")).toBe(
       "module argument 2 'foo=bar': unknown key 'foo' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, config)");
-    expect(errorOf("imap", [], "Socket=file:///x")).toMatch(/^configuration file line 1: unknown key 'Socket'/);
+    expect(await errorOf("imap", [], "Socket=file:///x")).toMatch(/^configuration file line 1: unknown key 'Socket'/);
   });
 
-  it("errors in sections for other services count too", () => {
-    expect(errorOf("imap", [], "[imap]\ndebug\n[pop3]\ntimeout = 0\n")).toBe(line(4) +
+  it("errors in sections for other services count too", async () => {
+    expect(await errorOf("imap", [], "[imap]\ndebug\n[pop3]\ntimeout = 0\n")).toBe(line(4) +
       "timeout: '0' is not a number of seconds from 0.1 to 300 with at most 3 decimals");
-    expect(errorOf("sshd", [], "[imap]\nverbose\n")).toMatch(/^configuration file line 2: unknown key 'verbose'/);
+    expect(await errorOf("sshd", [], "[imap]\nverbose\n")).toMatch(/^configuration file line 2: unknown key 'verbose'/);
   });
 
-  it("bad values, per key", () => {
+  it("bad values, per key", async () => {
     const cases: Array<[string, RegExp]> = [
       ["socket = ftp://x/", /socket: 'ftp:\/\/x\/' has no supported scheme \(allowed: file:\/\/\/absolute\/path, http:\/\/host\[:port\]\[\/path\], https:\/\/host\[:port\]\[\/path\], separated by ','\)/],
       ["socket =", /socket: '' is empty/],
@@ -344,23 +344,23 @@ describe("errors name the place, what is wrong and what is allowed", () => {
       ["cafile = \"/etc/ca\\u0007.pem\"", /cafile: control character U\+0007 in the value/],
     ];
     for (const [text, re] of cases) {
-      const err = errorOf("imap", [], `# header\n${text}\n`);
+      const err = await errorOf("imap", [], `# header\n${text}\n`);
       expect(err, text).toMatch(/^configuration file line 2: /);
       expect(err, text).toMatch(re);
     }
   });
 
-  it("duplicate keys: within the top level, a section (also across case and repeated headers), the arguments", () => {
-    expect(errorOf("x", [], "debug\nquiet\ndebug = no\n")).toBe(line(3) + "duplicate key 'debug' (first set on line 1)");
-    expect(errorOf("x", [], "[imap]\ntimeout=5\n[pop3]\n[imap]\ntimeout=6\n")).toBe(line(5) + "duplicate key 'timeout' (first set on line 2)");
-    expect(errorOf("x", [], "[imap]\ntimeout=5\n[IMAP]\ntimeout=6\n")).toBe(line(4) + "duplicate key 'timeout' (first set on line 2)");
-    expect(errorOf("x", ["quiet", "debug", "quiet=no"], "")).toBe(
+  it("duplicate keys: within the top level, a section (also across case and repeated headers), the arguments", async () => {
+    expect(await errorOf("x", [], "debug\nquiet\ndebug = no\n")).toBe(line(3) + "duplicate key 'debug' (first set on line 1)");
+    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[pop3]\n[imap]\ntimeout=6\n")).toBe(line(5) + "duplicate key 'timeout' (first set on line 2)");
+    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[IMAP]\ntimeout=6\n")).toBe(line(4) + "duplicate key 'timeout' (first set on line 2)");
+    expect(await errorOf("x", ["quiet", "debug", "quiet=no"], "")).toBe(
       "module argument 3 'quiet=no': duplicate key 'quiet' (first set in argument 1)");
     // The same key at the top level and in a section is the point of sections, not a duplicate.
-    expect(settingsOf("imap", [], "timeout=5\n[imap]\ntimeout=6\n").timeoutMs).toBe(6000);
+    expect((await settingsOf("imap", [], "timeout=5\n[imap]\ntimeout=6\n")).timeoutMs).toBe(6000);
   });
 
-  it("keys outside the allowed shapes, and lines ini would skip or misread", () => {
+  it("keys outside the allowed shapes, and lines ini would skip or misread", async () => {
     const cases: Array<[string, number, string]> = [
       ["socket[] = file:///a", 1, "array key 'socket[]' is not supported"],
       ["__proto__ = x", 1, "key '__proto__' is not allowed"],
@@ -381,11 +381,11 @@ describe("errors name the place, what is wrong and what is allowed", () => {
       ["config = /etc/other.conf", 1, "'config' is only valid as a module argument"],
     ];
     for (const [text, n, message] of cases) {
-      expect(errorOf("imap", [], text), text).toMatch(new RegExp("^" + escapeRegExp(line(n) + message)));
+      expect(await errorOf("imap", [], text), text).toMatch(new RegExp("^" + escapeRegExp(line(n) + message)));
     }
   });
 
-  it("quoting that ini would read differently from what the writer meant", () => {
+  it("quoting that ini would read differently from what the writer meant", async () => {
     const cases: Array<[string, RegExp]> = [
       ["cafile = \"/etc/ca.pem\" ; trust", /cafile: unbalanced quote in "\/etc\/ca.pem" ; trust/],
       ["cafile = \"/etc/ca.pem", /cafile: unbalanced quote/],
@@ -400,54 +400,54 @@ describe("errors name the place, what is wrong and what is allowed", () => {
       ["[\"imap]", /section name: unbalanced quote/],
     ];
     for (const [text, re] of cases) {
-      const err = errorOf("imap", [], text);
+      const err = await errorOf("imap", [], text);
       expect(err, text).toMatch(/^configuration file line 1: /);
       expect(err, text).toMatch(re);
     }
   });
 
-  it("encoding: invalid UTF-8, control characters, line separators, size", () => {
+  it("encoding: invalid UTF-8, control characters, line separators, size", async () => {
     const bytes = (...parts: Array<string | number[]>) =>
       new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...new TextEncoder().encode(p)] : p)));
-    expect(errorOf("imap", [], bytes("debug\nquiet\ncafile=/", [0xc3, 0x28], "\n"))).toBe(line(3) + "invalid UTF-8");
-    expect(errorOf("imap", [], bytes("; ", [0xc0, 0xaf]))).toBe(line(1) + "invalid UTF-8");
-    expect(errorOf("imap", [], bytes("\n; ", [0xed, 0xa0, 0x80]))).toBe(line(2) + "invalid UTF-8");
-    expect(errorOf("imap", [], bytes("debug\r\n; ", [0xf4, 0x90, 0x80, 0x80]))).toBe(line(2) + "invalid UTF-8");
-    expect(errorOf("imap", [], bytes("; truncated ", [0xe2, 0x82]))).toBe(line(1) + "invalid UTF-8");
-    expect(errorOf("imap", [], "debug\nquiet = yes\x07\n")).toBe(line(2) + "control character U+0007 (only TAB is allowed)");
-    expect(errorOf("imap", [], "debug\n; \x00\n")).toBe(line(2) + "control character U+0000 (only TAB is allowed)");
-    expect(errorOf("imap", [], "; next\u0085\n")).toBe(line(1) + "control character U+0085 (only TAB is allowed)");
-    expect(errorOf("imap", [], "debug\n\n;\u2028\n")).toBe(line(3) + "control character U+2028 (only TAB is allowed)");
-    expect(errorOf("imap", [], "debug\rquiet\n")).toBe(line(1) + "carriage return not followed by a line feed (line endings are LF or CRLF)");
-    expect(errorOf("imap", [], "\x1b[31m")).toBe(line(1) + "control character U+001B (only TAB is allowed)");
+    expect(await errorOf("imap", [], bytes("debug\nquiet\ncafile=/", [0xc3, 0x28], "\n"))).toBe(line(3) + "invalid UTF-8");
+    expect(await errorOf("imap", [], bytes("; ", [0xc0, 0xaf]))).toBe(line(1) + "invalid UTF-8");
+    expect(await errorOf("imap", [], bytes("\n; ", [0xed, 0xa0, 0x80]))).toBe(line(2) + "invalid UTF-8");
+    expect(await errorOf("imap", [], bytes("debug\r\n; ", [0xf4, 0x90, 0x80, 0x80]))).toBe(line(2) + "invalid UTF-8");
+    expect(await errorOf("imap", [], bytes("; truncated ", [0xe2, 0x82]))).toBe(line(1) + "invalid UTF-8");
+    expect(await errorOf("imap", [], "debug\nquiet = yes\x07\n")).toBe(line(2) + "control character U+0007 (only TAB is allowed)");
+    expect(await errorOf("imap", [], "debug\n; \x00\n")).toBe(line(2) + "control character U+0000 (only TAB is allowed)");
+    expect(await errorOf("imap", [], "; next\u0085\n")).toBe(line(1) + "control character U+0085 (only TAB is allowed)");
+    expect(await errorOf("imap", [], "debug\n\n;\u2028\n")).toBe(line(3) + "control character U+2028 (only TAB is allowed)");
+    expect(await errorOf("imap", [], "debug\rquiet\n")).toBe(line(1) + "carriage return not followed by a line feed (line endings are LF or CRLF)");
+    expect(await errorOf("imap", [], "\x1b[31m")).toBe(line(1) + "control character U+001B (only TAB is allowed)");
     // TAB is whitespace, CRLF a line ending.
-    expect(settingsOf("imap", [], "\tdebug\t=\tyes\t\r\nquiet\r\n").debug).toBe(true);
+    expect((await settingsOf("imap", [], "\tdebug\t=\tyes\t\r\nquiet\r\n")).debug).toBe(true);
 
     const padded = (n: number) => "debug\n" + ";".repeat(n - 7) + "\n";
     expect(padded(65536).length).toBe(65536);
-    expect(settingsOf("imap", [], padded(65536)).debug).toBe(true);
-    expect(errorOf("imap", [], padded(65537))).toBe("configuration file: 65537 bytes, at most 65536 are allowed");
+    expect((await settingsOf("imap", [], padded(65536))).debug).toBe(true);
+    expect(await errorOf("imap", [], padded(65537))).toBe("configuration file: 65537 bytes, at most 65536 are allowed");
   });
 
-  it("module arguments: count, shape, control characters, config=", () => {
+  it("module arguments: count, shape, control characters, config=", async () => {
     // 64 arguments pass the count check (only 11 distinct keys exist, so the 64 include a bad one to look at).
     const sixtyFour = ["debug", ...Array.from({ length: 63 }, () => "")];
-    expect(errorOf("imap", sixtyFour, "")).toBe("module argument 2 '': missing key before '='");
-    expect(errorOf("imap", [...sixtyFour, "quiet"], "")).toBe("module arguments: 65 given, at most 64 are allowed");
-    expect(errorOf("imap", ["config=/etc/a.conf", "debug", "config=/etc/b.conf"], "")).toBe(
+    expect(await errorOf("imap", sixtyFour, "")).toBe("module argument 2 '': missing key before '='");
+    expect(await errorOf("imap", [...sixtyFour, "quiet"], "")).toBe("module arguments: 65 given, at most 64 are allowed");
+    expect(await errorOf("imap", ["config=/etc/a.conf", "debug", "config=/etc/b.conf"], "")).toBe(
       "module argument 3 'config=/etc/b.conf': duplicate key 'config' (first set in argument 1)");
-    expect(errorOf("imap", ["=yes"], "")).toBe("module argument 1 '=yes': missing key before '='");
-    expect(errorOf("imap", ["socket"], "")).toBe("module argument 1 'socket': 'socket' needs a value (socket=URL[,URL...])");
-    expect(errorOf("imap", ["cafile=/etc/\x1bca"], "")).toBe("module argument 1 'cafile=/etc/\\u001Bca': control character U+001B");
-    expect(errorOf("imap", ["config=pam_mapi.conf"], "")).toBe("module argument 1 'config=pam_mapi.conf': config: 'pam_mapi.conf' is not an absolute path");
-    expect(errorOf("imap", ["config="], "")).toBe("module argument 1 'config=': config: '' is empty (an absolute path is required)");
-    expect(errorOf("imap", [" debug"], "")).toMatch(/^module argument 1 ' debug': unknown key ' debug'/);
+    expect(await errorOf("imap", ["=yes"], "")).toBe("module argument 1 '=yes': missing key before '='");
+    expect(await errorOf("imap", ["socket"], "")).toBe("module argument 1 'socket': 'socket' needs a value (socket=URL[,URL...])");
+    expect(await errorOf("imap", ["cafile=/etc/\x1bca"], "")).toBe("module argument 1 'cafile=/etc/\\u001Bca': control character U+001B");
+    expect(await errorOf("imap", ["config=pam_mapi.conf"], "")).toBe("module argument 1 'config=pam_mapi.conf': config: 'pam_mapi.conf' is not an absolute path");
+    expect(await errorOf("imap", ["config="], "")).toBe("module argument 1 'config=': config: '' is empty (an absolute path is required)");
+    expect(await errorOf("imap", [" debug"], "")).toMatch(/^module argument 1 ' debug': unknown key ' debug'/);
     // Arguments are verbatim: no trimming, quotes or comments.
-    expect(errorOf("imap", ["cafile=\"/etc/ca.pem\""], "")).toMatch(/^module argument 1 'cafile="\/etc\/ca.pem"': cafile: '"\/etc\/ca.pem"' is not an absolute path/);
-    expect(settingsOf("imap", ["cafile=/etc/ca.pem;x#y"], "").cafile).toBe("/etc/ca.pem;x#y");
-    expect(settingsOf("imap", ["config=/etc/security/pam_mapi.conf", "debug"], "").debug).toBe(true);
+    expect(await errorOf("imap", ["cafile=\"/etc/ca.pem\""], "")).toMatch(/^module argument 1 'cafile="\/etc\/ca.pem"': cafile: '"\/etc\/ca.pem"' is not an absolute path/);
+    expect((await settingsOf("imap", ["cafile=/etc/ca.pem;x#y"], "")).cafile).toBe("/etc/ca.pem;x#y");
+    expect((await settingsOf("imap", ["config=/etc/security/pam_mapi.conf", "debug"], "")).debug).toBe(true);
     const long = "x".repeat(200);
-    expect(errorOf("imap", [long], "")).toBe(`module argument 1 '${"x".repeat(80)}...': unknown key '${"x".repeat(80)}...' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, config)`);
+    expect(await errorOf("imap", [long], "")).toBe(`module argument 1 '${"x".repeat(80)}...': unknown key '${"x".repeat(80)}...' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, config)`);
   });
 });
 
@@ -469,34 +469,34 @@ describe("precedence: arguments > [service] section > top level > defaults", () 
     "service =",
   ].join("\n");
 
-  it("defaults with no file and no arguments", () => {
-    expect(settingsOf("imap", [], "")).toEqual({
+  it("defaults with no file and no arguments", async () => {
+    expect(await settingsOf("imap", [], "")).toEqual({
       servers: [DEFAULT_SERVER], features: [], timeoutMs: 10000, cafile: "", capath: "",
       tryFirstPass: false, useFirstPass: false, ignoreUnavailable: false, quiet: false, debug: false,
     });
   });
 
-  it("a section overrides the top level for its service only", () => {
-    expect(settingsOf("imap", [], file)).toMatchObject({
+  it("a section overrides the top level for its service only", async () => {
+    expect(await settingsOf("imap", [], file)).toMatchObject({
       servers: ["https://imap-a:237/", "https://imap-b:237/"], features: ["imap"], timeoutMs: 5000,
       cafile: "/etc/top.pem", quiet: true, debug: true,
     });
-    expect(settingsOf("pop3", [], file)).toMatchObject({
+    expect(await settingsOf("pop3", [], file)).toMatchObject({
       servers: ["http://top:236/"], features: [], timeoutMs: 7500, debug: false, quiet: false,
     });
-    expect(settingsOf("sshd", [], file)).toMatchObject({ servers: ["http://top:236/"], timeoutMs: 5000, debug: true, quiet: false });
+    expect(await settingsOf("sshd", [], file)).toMatchObject({ servers: ["http://top:236/"], timeoutMs: 5000, debug: true, quiet: false });
   });
 
-  it("section names match the service case-insensitively", () => {
-    expect(settingsOf("imap", [], "[IMAP]\nquiet\n").quiet).toBe(true);
-    expect(settingsOf("Imap", [], "[imap]\nquiet\n").quiet).toBe(true);
-    expect(settingsOf("imap", [], "[\"Imap\"]\nquiet\n").quiet).toBe(true);
+  it("section names match the service case-insensitively", async () => {
+    expect((await settingsOf("imap", [], "[IMAP]\nquiet\n")).quiet).toBe(true);
+    expect((await settingsOf("Imap", [], "[imap]\nquiet\n")).quiet).toBe(true);
+    expect((await settingsOf("imap", [], "[\"Imap\"]\nquiet\n")).quiet).toBe(true);
   });
 
-  it("module arguments override both, including turning a boolean off and a feature check off", () => {
-    expect(settingsOf("imap", ["socket=file:///run/k.sock", "quiet=no", "debug=0", "timeout=0.1", "service=", "cafile="], file))
+  it("module arguments override both, including turning a boolean off and a feature check off", async () => {
+    expect(await settingsOf("imap", ["socket=file:///run/k.sock", "quiet=no", "debug=0", "timeout=0.1", "service=", "cafile="], file))
       .toMatchObject({ servers: ["file:///run/k.sock"], quiet: false, debug: false, timeoutMs: 100, features: [], cafile: "" });
-    expect(settingsOf("pop3", ["service=pop3|imap|pop3", "capath=/etc/ssl/certs", "try_first_pass", "use_first_pass=YES", "ignore_unavailable=True"], file))
+    expect(await settingsOf("pop3", ["service=pop3|imap|pop3", "capath=/etc/ssl/certs", "try_first_pass", "use_first_pass=YES", "ignore_unavailable=True"], file))
       .toMatchObject({ features: ["pop3", "imap"], capath: "/etc/ssl/certs", tryFirstPass: true, useFirstPass: true, ignoreUnavailable: true });
   });
 });
@@ -504,10 +504,10 @@ describe("precedence: arguments > [service] section > top level > defaults", () 
 // ---- server URLs ----
 
 describe("socket URLs", () => {
-  const servers = (v: string) => settingsOf("imap", [`socket=${v}`], "").servers;
-  const urlError = (v: string) => errorOf("imap", [`socket=${v}`], "");
+  const servers = async (v: string) => (await settingsOf("imap", [`socket=${v}`], "")).servers;
+  const urlError = async (v: string) => await errorOf("imap", [`socket=${v}`], "");
 
-  it("accepts the documented and historic forms, in failover order", () => {
+  it("accepts the documented and historic forms, in failover order", async () => {
     const good = [
       "file:///var/run/kopano/server.sock", "file:///var/run/zarafa", "file:///var/run/zarafa-prio",
       "http://localhost:236/zarafa", "https://kopano.example.org:237/zarafa", "http://127.0.0.1:236",
@@ -516,15 +516,15 @@ describe("socket URLs", () => {
       "http://h:1", "file:///" + "s".repeat(106),
     ];
     for (const u of good) {
-      expect(servers(u), u).toEqual([u]);
+      expect(await servers(u), u).toEqual([u]);
       // The guest never accepts what the Node host's own check (the last word before connecting) refuses.
       expect(() => parseServerUrl(u), u).not.toThrow();
     }
     for (const u of URLS) expect(() => parseServerUrl(u), u).not.toThrow();
-    expect(servers(good.slice(0, 8).join(","))).toEqual(good.slice(0, 8));
+    expect(await servers(good.slice(0, 8).join(","))).toEqual(good.slice(0, 8));
   });
 
-  it("refuses everything else with the reason", () => {
+  it("refuses everything else with the reason", async () => {
     const bad: Array<[string, string]> = [
       ["file://host/run/k.sock", "is not file:///absolute/path (a file URL has no host)"],
       ["file:relative", "has no supported scheme"],
@@ -574,11 +574,11 @@ describe("socket URLs", () => {
       ["http://host/a%20b", "has a percent-escape (not allowed)"],
     ];
     for (const [u, why] of bad) {
-      const err = urlError(u);
+      const err = await urlError(u);
       expect(err, u).toContain(`socket: '${u.slice(0, 80)}${u.length > 80 ? "..." : ""}' ${why}`);
       expect(err, u).toContain("(allowed: file:///absolute/path, http://host[:port][/path], https://host[:port][/path], separated by ',')");
     }
-    expect(urlError(Array(9).fill("http://h/").join(","))).toBe(
+    expect(await urlError(Array(9).fill("http://h/").join(","))).toBe(
       `module argument 1 '${("socket=" + Array(9).fill("http://h/").join(",")).slice(0, 80)}...': socket: 9 URLs, at most 8 are allowed`);
   });
 });
