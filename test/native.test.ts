@@ -1,0 +1,353 @@
+// The native PAM module (native/, build/pam_mapi.so) through real libpam: symbol hygiene, the verdict/ trap/
+// transport/config-file handling of the loader (with native/testguest/, a guest that misbehaves on request,
+// built into build/test/pam_mapi_testguest.so by the same build), signal hygiene, valgrind and threads.
+// Needs `npm run build` (build:guest, then build:native).
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { capture, httpReply, startCannedServer, type CannedServer } from "./helpers/canned-server.js";
+import {
+  MODULE, PAM, TEST_MODULE, makeConfdir, moduleStack, removeConfdir, runPamdrive, runPamthreads, writeConfdir,
+} from "./helpers/pam.js";
+import { makeTestPki } from "./helpers/tls.js";
+
+const OK = capture("tcp-a-logon-ok-alice.resp.raw");
+const WRONG = capture("tcp-b-logon-wrong-password.resp.raw");
+
+let confdir: string;
+let scratch: string;
+beforeAll(() => {
+  confdir = makeConfdir();
+  scratch = mkdtempSync(path.join(os.tmpdir(), "native-test-"));
+});
+afterAll(() => {
+  removeConfdir(confdir);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+let serial = 0;
+/** A fresh service in the shared confdir using `module` with `args`. */
+function service(module: string, args: string[], extra: string[] = []): string {
+  const name = `svc${++serial}`;
+  writeConfdir(confdir, name, [...moduleStack(module, args), ...extra]);
+  return name;
+}
+
+function symbols(file: string, which: "--defined-only" | "--undefined-only"): string[] {
+  return execFileSync("nm", ["-D", which, file], { encoding: "utf8" })
+    .split("\n").filter(Boolean).map((l) => l.trim().split(/\s+/).pop()!.replace(/@.*/, ""));
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe("build/pam_mapi.so symbols", () => {
+  for (const file of [MODULE, TEST_MODULE]) {
+    it(`${path.basename(file)} exports exactly the pam_sm_* entry points`, () => {
+      expect(symbols(file, "--defined-only").sort()).toEqual([
+        "pam_sm_acct_mgmt", "pam_sm_authenticate", "pam_sm_chauthtok", "pam_sm_close_session",
+        "pam_sm_open_session", "pam_sm_setcred",
+      ]);
+    });
+    it(`${path.basename(file)} imports no signal handling, exit or mmap`, () => {
+      const undefinedSyms = symbols(file, "--undefined-only");
+      for (const bad of ["sigaction", "signal", "sigaltstack", "sigsetjmp", "siglongjmp", "alarm", "exit", "_exit", "mmap"])
+        expect(undefinedSyms).not.toContain(bad);
+      expect(undefinedSyms).toContain("curl_easy_perform");
+      expect(undefinedSyms).toContain("explicit_bzero");
+    });
+  }
+});
+
+describe("real guest through the loader", () => {
+  it("a configuration error is PAM_SERVICE_ERR", async () => {
+    const r = await runPamdrive(confdir, service(MODULE, ["no_such_key=1"]), "alice", ["auth"], { input: ["pw"] });
+    expect(r.code).toBe(PAM.SERVICE_ERR);
+    expect(r.syslog.some((l) => l.priority === 3)).toBe(true);
+  });
+  it("no reachable server is PAM_AUTHINFO_UNAVAIL", async () => {
+    const r = await runPamdrive(confdir, service(MODULE, [`socket=file://${scratch}/absent.sock`]), "alice", ["auth"],
+      { input: ["pw"] });
+    expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+  });
+});
+
+describe("loader with the test guest", () => {
+  let server: CannedServer;
+  beforeAll(async () => {
+    // Answers like Kopano: logon ok for password "good", LOGON_FAILED otherwise (logoff requests get "ok").
+    server = await startCannedServer({ unix: true, reply: (req) => (req.body.includes("<password>") && !req.body.includes("<password>good</password>") ? WRONG : OK) });
+  });
+  afterAll(() => server.close());
+
+  it("success: auth, acct and setcred succeed; logon and logoff share one connection; headers as specified", async () => {
+    const before = server.requests.length;
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`]), "alice", ["auth", "acct", "setcred"], { input: ["good"] });
+    expect(r.ops).toEqual({ auth: PAM.SUCCESS, acct: PAM.SUCCESS, setcred: PAM.SUCCESS });
+    expect(r.code).toBe(0);
+    const sent = server.requests.slice(before);
+    expect(sent).toHaveLength(2);
+    expect(sent[0].connection).toBe(sent[1].connection);
+    const head = sent[0].head.toLowerCase();
+    expect(head).toMatch(/^post \/ http\/1\.1\r\n/);
+    expect(head).toContain("content-type: text/xml; charset=utf-8");
+    expect(head).toContain("user-agent: pam_mapi/0.1");
+    expect(head).not.toContain("expect:");
+    expect(head).not.toContain("accept-encoding");
+  });
+
+  it("wrong password: PAM_AUTH_ERR, and acct_mgmt does not vouch (PAM_IGNORE, so pam_permit decides)", async () => {
+    const svc = service(TEST_MODULE, [`socket=${server.url}`], ["account optional pam_permit.so"]);
+    const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct", "setcred"], { input: ["bad"] });
+    expect(r.ops.auth).toBe(PAM.AUTH_ERR);
+    expect(r.ops.acct).toBe(PAM.SUCCESS); // our module ignored; only pam_permit answered
+  });
+
+  it("feature denied: PAM_AUTH_ERR, then acct_mgmt says PAM_PERM_DENIED", async () => {
+    const svc = service(TEST_MODULE, [`socket=${server.url}`, "test=perm-denied"], ["account optional pam_permit.so"]);
+    const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct"], { input: ["good"] });
+    expect(r.ops).toEqual({ auth: PAM.AUTH_ERR, acct: PAM.PERM_DENIED });
+  });
+
+  it("acct_mgmt alone (no authentication in this handle) is PAM_IGNORE", async () => {
+    const svc = service(TEST_MODULE, [`socket=${server.url}`], ["account optional pam_permit.so"]);
+    const r = await runPamdrive(confdir, svc, "alice", ["acct", "setcred", "open", "close", "chauthtok"], { input: [] });
+    expect(r.ops.acct).toBe(PAM.SUCCESS); // from pam_permit: ours ignored
+    expect(r.ops.setcred).not.toBe(PAM.SUCCESS);
+  });
+
+  it("TCP works as well as the unix socket", async () => {
+    const tcp = await startCannedServer({ reply: OK });
+    try {
+      const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${tcp.url}`]), "alice", ["auth", "acct"], { input: ["good"] });
+      expect(r.ops).toEqual({ auth: 0, acct: 0 });
+      expect(tcp.requests).toHaveLength(2);
+    } finally {
+      await tcp.close();
+    }
+  });
+
+  it("configuration error from the guest: PAM_SERVICE_ERR with the message logged", async () => {
+    const r = await runPamdrive(confdir, service(TEST_MODULE, ["bogus"]), "alice", ["auth"], { input: ["pw"] });
+    expect(r.code).toBe(PAM.SERVICE_ERR);
+    expect(r.syslog).toContainEqual({ priority: 3, message: 'configuration error: unknown key "bogus"' });
+  });
+
+  it.each([
+    ["ftp://127.0.0.1/"], ["http://user@127.0.0.1/"], ["http://127.0.0.1/?q=1"], ["file://relative/x.sock"],
+    [`file:///${"x".repeat(120)}.sock`], ["http://127.0.0.1:99999/"], ["gopher://x/"],
+  ])("server URL %s is refused by the host: PAM_SERVICE_ERR", async (url) => {
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${url}`]), "alice", ["auth"], { input: ["pw"] });
+    expect(r.code).toBe(PAM.SERVICE_ERR);
+    expect(r.syslog.some((l) => l.priority === 3 && l.message.startsWith("configuration error: server 1"))).toBe(true);
+  });
+
+  it("no server: a missing socket and a dead port are PAM_AUTHINFO_UNAVAIL, failing over in order", async () => {
+    const port = await deadPort();
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=file://${scratch}/none.sock,http://127.0.0.1:${port}/`, "debug"]), "alice", ["auth"], { input: ["pw"] });
+    expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
+    const debug = r.syslog.filter((l) => l.priority === 7).map((l) => l.message);
+    expect(debug.some((m) => m.startsWith(`server 0 (${scratch}/none.sock): refused`))).toBe(true);
+    expect(debug.some((m) => m.startsWith(`server 1 (http://127.0.0.1:${port}/): refused`))).toBe(true);
+    expect(r.syslog).toContainEqual({ priority: 4, message: "server 0: transport error 1" });
+  });
+
+  it("ignore_unavailable turns it into PAM_IGNORE (the guest's decision)", async () => {
+    const svc = service(TEST_MODULE, [`socket=file://${scratch}/none.sock`, "ignore_unavailable"], ["auth optional pam_permit.so"]);
+    const r = await runPamdrive(confdir, svc, "alice", ["auth"], { input: ["pw"] });
+    expect(r.ops.auth).toBe(PAM.SUCCESS); // ours ignored, pam_permit decided
+  });
+
+  it("a server index outside the pinned list is no-such-server, not a connection", async () => {
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`, "test=no-such-server"]), "alice", ["auth"], { input: ["pw"] });
+    expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
+    expect(r.syslog).toContainEqual({ priority: 4, message: "server 0: transport error 0" });
+  });
+
+  it.each([
+    ["trap", "unreachable"], ["trap-configure", "unreachable"], ["stack", "call stack exhausted"],
+    ["grow", "unreachable"], ["bad-code", "verdict code out of range"], ["bad-reason", "string out of bounds"],
+    ["bad-ret", "return area out of bounds"], ["bad-log-level", "log: level out of range"],
+    ["log-oob", "log: message out of bounds"], ["post-oob", "post: body out of bounds"],
+    ["configure-oob", "server list out of bounds"], ["configure-flags", "unknown option flags"],
+    ["trap-after-post", "unreachable"],
+  ])("guest misbehaviour %s is PAM_SERVICE_ERR with a log line, and the process carries on", async (test, detail) => {
+    const svc = service(TEST_MODULE, [`socket=${server.url}`, `test=${test}`]);
+    const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct"], { input: ["good", "good"], repeat: 2 });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(PAM.SERVICE_ERR);
+    expect(r.results.filter(([op]) => op === "auth").map(([, c]) => c)).toEqual([PAM.SERVICE_ERR, PAM.SERVICE_ERR]);
+    const errors = r.syslog.filter((l) => l.priority === 3).map((l) => l.message);
+    expect(errors.some((m) => m.includes(detail) && m.endsWith("returning PAM_SERVICE_ERR"))).toBe(true);
+  });
+
+  it("guest log lines lose their control characters", async () => {
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`, "test=control-log"]), "alice", ["auth"], { input: ["good"] });
+    expect(r.ops.auth).toBe(0);
+    expect(r.syslog).toContainEqual({ priority: 6, message: "line?with?[31mcontrol?characters" });
+  });
+
+  describe("transport", () => {
+    const cases: Array<[string, string, Buffer]> = [
+      ["HTTP 404", "http-status", httpReply(404, "<er>0</er>")],
+      ["a gzip Content-Encoding", "malformed", httpReply(200, "<er>0</er>", { "Content-Encoding": "gzip" })],
+      ["a reply over 1 MiB", "too-large", httpReply(200, "x".repeat(1024 * 1024 + 1))],
+      ["a chunked reply over 1 MiB", "too-large", Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), ...Array.from({ length: 17 }, () => Buffer.from("10000\r\n" + "y".repeat(0x10000) + "\r\n")), Buffer.from("0\r\n\r\n")])],
+      ["garbage", "malformed", Buffer.from("SSH-2.0-OpenSSH\r\n\r\n")],
+    ];
+    it.each(cases)("%s is a transport error (%s)", async (_what, name, reply) => {
+      const s = await startCannedServer({ reply, closeAfterReply: true });
+      try {
+        const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`, "debug"]), "alice", ["auth"], { input: ["good"] });
+        expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
+        expect(r.syslog.some((l) => l.priority === 7 && l.message.includes(`): ${name} after`))).toBe(true);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("chunked replies and HTTP 500 bodies are delivered", async () => {
+      const body = OK.subarray(OK.indexOf("\r\n\r\n") + 4);
+      const chunked = Buffer.concat([Buffer.from("HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        Buffer.from(`${(100).toString(16)}\r\n`), body.subarray(0, 100), Buffer.from(`\r\n${(body.length - 100).toString(16)}\r\n`), body.subarray(100), Buffer.from("\r\n0\r\n\r\n")]);
+      const s = await startCannedServer({ reply: chunked });
+      try {
+        const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`]), "alice", ["auth"], { input: ["good"] });
+        expect(r.ops.auth).toBe(0);
+        expect(r.syslog).toContainEqual({ priority: 6, message: `server 0: HTTP 500, ${body.length} bytes` });
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("the deadline covers the whole exchange", async () => {
+      const s = await startCannedServer({ reply: OK, delayMs: 5000 });
+      try {
+        const t0 = Date.now();
+        const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`, "timeout_ms=300", "debug"]), "alice", ["auth"], { input: ["good"] });
+        expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
+        expect(Date.now() - t0).toBeLessThan(4000);
+        expect(r.syslog.some((l) => l.message.includes("): timeout after"))).toBe(true);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("proxy and CA variables in the environment change nothing; https verifies against cafile", async () => {
+      const pki = makeTestPki(path.join(scratch, "pki"));
+      const s = await startCannedServer({ reply: OK, tls: { key: readFileSync(pki.key, "utf8"), cert: readFileSync(pki.cert, "utf8") } });
+      const env = { http_proxy: "http://127.0.0.1:9/", https_proxy: "http://127.0.0.1:9/", ALL_PROXY: "http://127.0.0.1:9/", SSL_CERT_FILE: pki.caFile, CURL_CA_BUNDLE: pki.caFile, SSL_CERT_DIR: pki.caDir };
+      try {
+        const trusted = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`, `cafile=${pki.caFile}`]), "alice", ["auth"], { input: ["good"], env });
+        expect(trusted.ops.auth).toBe(0);
+        // Without cafile the system store applies, whatever SSL_CERT_FILE says: the test CA is not trusted.
+        const untrusted = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`, "debug"]), "alice", ["auth"], { input: ["good"], env });
+        expect(untrusted.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+        expect(untrusted.syslog.some((l) => l.message.includes("): tls after"))).toBe(true);
+      } finally {
+        await s.close();
+      }
+    });
+  });
+
+  describe("password sources", () => {
+    it("try_first_pass uses the stored password, and prompts once more when it fails", async () => {
+      const before = server.requests.length;
+      const svc = `svc${++serial}`;
+      writeConfdir(confdir, svc, [
+        `auth optional ${TEST_MODULE} socket=${server.url}`,
+        `auth required ${TEST_MODULE} socket=${server.url} try_first_pass`,
+        `account required ${TEST_MODULE}`,
+      ]);
+      const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct"], { input: ["bad", "good"] });
+      expect(r.ops).toEqual({ auth: 0, acct: 0 });
+      const passwords = server.requests.slice(before).map((q) => /<password>(.*)<\/password>/.exec(q.body.toString())?.[1]).filter(Boolean);
+      expect(passwords).toEqual(["bad", "bad", "good"]);
+    });
+
+    it("use_first_pass never prompts: no stored password is PAM_AUTH_ERR", async () => {
+      const before = server.requests.length;
+      const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`, "use_first_pass"]), "alice", ["auth"], { input: ["good"] });
+      expect(r.ops.auth).toBe(PAM.AUTH_ERR);
+      expect(server.requests.length).toBe(before);
+    });
+  });
+
+  describe("configuration file", () => {
+    function configFile(name: string, text: string, mode: number): string {
+      const file = path.join(scratch, name);
+      writeFileSync(file, text);
+      chmodSync(file, mode);
+      return file;
+    }
+    it("its bytes reach the guest (test=trap from the file traps)", async () => {
+      const file = configFile("trap.conf", "# comment\ntest=trap\n", 0o600);
+      const r = await runPamdrive(confdir, service(TEST_MODULE, [`config=${file}`, `socket=${server.url}`]), "alice", ["auth"], { input: ["good"] });
+      expect(r.code).toBe(PAM.SERVICE_ERR);
+    });
+    it("an ordinary root-owned 0644 file is read", async () => {
+      const file = configFile("ok.conf", `socket=${server.url}\n`, 0o644);
+      const r = await runPamdrive(confdir, service(TEST_MODULE, [`config=${file}`]), "alice", ["auth"], { input: ["good"] });
+      expect(r.ops.auth).toBe(0);
+    });
+    it.each([
+      ["a group-writable", () => configFile("gw.conf", "debug\n", 0o664), "is writable by group or others"],
+      ["a world-writable", () => configFile("ww.conf", "debug\n", 0o646), "is writable by group or others"],
+      ["a file over 64 KiB:", () => configFile("big.conf", "#".repeat(64 * 1024 + 1), 0o600), "is larger than 65536 bytes"],
+      ["a missing (named explicitly)", () => path.join(scratch, "missing.conf"), "cannot open"],
+      ["a directory as", () => scratch, "is not a regular file"],
+    ])("%s file is refused: PAM_SERVICE_ERR", async (_what, make, why) => {
+      const file = make();
+      const r = await runPamdrive(confdir, service(TEST_MODULE, [`config=${file}`, `socket=${server.url}`]), "alice", ["auth"], { input: ["good"] });
+      expect(r.code).toBe(PAM.SERVICE_ERR);
+      expect(r.syslog.some((l) => l.priority === 3 && l.message.startsWith("configuration file:") && l.message.includes(why))).toBe(true);
+    });
+  });
+
+  it("signal dispositions, the alternate stack and the mask are unchanged by calls that succeed or trap", async () => {
+    for (const args of [[`socket=${server.url}`], [`socket=${server.url}`, "test=trap-after-post"], [`socket=${server.url}`, "test=stack"]]) {
+      const r = await runPamdrive(confdir, service(TEST_MODULE, args), "alice", ["auth", "acct"], { input: ["good"], checkSignals: true, wrapper: false });
+      expect(r.stdout).toContain("signals=unchanged");
+      expect(r.code).not.toBe(100);
+    }
+  });
+
+  it("valgrind: 20 authentications (and traps) in one process, no errors, nothing definitely lost", async () => {
+    const valgrind = ["valgrind", "--leak-check=full", "--keep-debuginfo=yes", "--errors-for-leak-kinds=definite", "--error-exitcode=99"];
+    const ok = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`]), "alice", ["auth", "acct"],
+      { input: Array(20).fill("good"), repeat: 20, prefix: valgrind, wrapper: false, timeoutMs: 240_000 });
+    expect(ok.results.filter(([op, c]) => op === "auth" && c === 0)).toHaveLength(20);
+    expect(ok.stderr).toContain("ERROR SUMMARY: 0 errors");
+    expect(ok.stderr).toMatch(/definitely lost: 0 bytes|All heap blocks were freed/);
+    expect(ok.code).toBe(0);
+    const traps = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`, "test=trap-after-post"]), "alice", ["auth"],
+      { input: Array(5).fill("good"), repeat: 5, prefix: valgrind, wrapper: false, timeoutMs: 240_000 });
+    expect(traps.results.filter(([op, c]) => op === "auth" && c === PAM.SERVICE_ERR)).toHaveLength(5);
+    expect(traps.stderr).toContain("ERROR SUMMARY: 0 errors");
+    expect(traps.code).toBe(PAM.SERVICE_ERR);
+  }, 300_000);
+
+  it("8 threads: successes, wrong passwords and traps never mix", async () => {
+    const ok = service(TEST_MODULE, [`socket=${server.url}`]);
+    const r = await runPamthreads(confdir, ok, 8, 60, [["alice", "good", "0/0"], ["alice", "bad", "7"], ["bob", "good", "0/0"]]);
+    expect(r.stdout).toContain("correct=480 wrong=0");
+    expect(r.code).toBe(0);
+    const mixed = `svc${++serial}`;
+    writeConfdir(confdir, mixed, [
+      `auth [success=done default=ignore] ${TEST_MODULE} socket=${server.url} test=trap`,
+      `auth required ${TEST_MODULE} socket=${server.url}`,
+      `account required ${TEST_MODULE}`,
+    ]);
+    const t = await runPamthreads(confdir, mixed, 8, 60, [["alice", "good", "0/0"], ["carol", "bad", "7"]]);
+    expect(t.stdout).toContain("correct=480 wrong=0");
+  }, 120_000);
+});
