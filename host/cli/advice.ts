@@ -60,7 +60,7 @@ export function advise(outcome: AuthenticationOutcome, user: string): Advice {
   if (failure) {
     switch (failure.stage) {
       case "configure":
-        return { pam, exitCode: EXIT.config, cause: `configuration error: ${failure.message}`,
+        return { pam, exitCode: EXIT.config, cause: `configuration error: ${failure.message || "(the guest gave no message)"}`,
           fix: "correct the line it names in the configuration file, or the module argument (--arg)" };
       case "servers":
         return { pam, exitCode: EXIT.config, cause: failure.message,

@@ -2,7 +2,7 @@
 // settings for every PAM service the file distinguishes (top level and each [section]).
 import { runConfigure } from "../authenticate.js";
 import { ConfigFileError, configPathFor, readConfigFile, sectionNames } from "../config-file.js";
-import { moduleArguments, parseCommandLine } from "./arguments.js";
+import { moduleArguments, parseCommandLine, UsageError } from "./arguments.js";
 import { advise } from "./advice.js";
 import { EXIT } from "./exit-codes.js";
 import { settingsLines } from "./format.js";
@@ -33,10 +33,7 @@ export async function config(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   const out = (line: string) => io.stdout.write(`${line}\n`);
-  if (positionals.length) {
-    io.stderr.write(`pam-mapi config: unexpected argument ${JSON.stringify(positionals[0])}\n`);
-    return EXIT.usage;
-  }
+  if (positionals.length) throw new UsageError(`config: unexpected argument ${JSON.stringify(positionals[0])}`);
   const args = moduleArguments(values.arg);
   const where = configPathFor(args, values.config);
   let bytes: Uint8Array;

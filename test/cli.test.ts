@@ -1,0 +1,262 @@
+// `pam-mapi` end to end: bin/pam-mapi.mjs as a child process (built host, built guest) against the Kopano
+// emulator over http, https (throwaway CA through cafile=) and a unix socket. Run `npm run build:guest &&
+// npm run build:host` first.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot } from "./helpers/guest.js";
+import { makeTestPki } from "./helpers/tls.js";
+import { readFileSync } from "node:fs";
+
+const bin = path.join(repoRoot, "bin/pam-mapi.mjs");
+const version = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
+const { startEmulator, loadUserDb } = await import(path.join(repoRoot, "build/host/emulator/index.js"));
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-cli-"));
+const pki = makeTestPki(path.join(tmp, "pki"));
+
+interface Run { code: number | null; stdout: string; stderr: string; ms: number }
+function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+/** A root-owned, 0644 configuration file (pam_mapi.so refuses others; the suite runs as root). */
+function configFile(name: string, text: string, mode = 0o644): string {
+  const file = path.join(tmp, name);
+  writeFileSync(file, text);
+  chmodSync(file, mode);
+  return file;
+}
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+let emulator: { urls: string[]; close(): Promise<void> };
+let httpUrl = "";
+let httpsUrl = "";
+let unixUrl = "";
+const empty = configFile("empty.conf", "");
+
+beforeAll(async () => {
+  emulator = await startEmulator({
+    profile: "kopano-11",
+    users: loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json")),
+    listen: [
+      { http: { host: "127.0.0.1", port: 0 } },
+      { https: { host: "127.0.0.1", port: 0, key: readFileSync(pki.key), cert: readFileSync(pki.cert) } },
+      { unix: { path: path.join(tmp, "server.sock") } },
+    ],
+  });
+  httpUrl = emulator.urls.find((u) => u.startsWith("http:"))!;
+  httpsUrl = emulator.urls.find((u) => u.startsWith("https:"))!;
+  unixUrl = emulator.urls.find((u) => u.startsWith("file:"))!;
+});
+afterAll(async () => {
+  await emulator?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("pam-mapi help, version and usage errors", () => {
+  it("prints the version", async () => {
+    const r = await run(["--version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`pam-mapi ${version}`);
+  });
+
+  it.each([["--help"], ["help"], ["check", "--help"], ["config", "--help"], ["emulate", "--help"], ["help", "check"]])(
+    "pam-mapi %s %s prints help and exits 0", async (...args) => {
+      const r = await run(args.filter(Boolean));
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: pam-mapi/);
+      expect(r.stdout).toMatch(/[Ee]xit codes/);
+    });
+
+  it.each([
+    [[], /Usage: pam-mapi COMMAND/],
+    [["frobnicate"], /unknown command "frobnicate"/],
+    [["--frobnicate"], /unknown option --frobnicate/],
+    [["check"], /check needs a USER/],
+    [["check", "alice", "bob"], /one USER/],
+    [["check", "alice", "--bogus"], /Unknown option '--bogus'/],
+    [["config", "extra"], /unexpected argument/],
+    [["emulate", "--profile", "exchange"], /--profile exchange/],
+    [["emulate", "--https", "127.0.0.1:0"], /--https needs --cert/],
+    [["emulate", "--http", "nohostport"], /expected HOST:PORT/],
+    [["help", "nothing"], /no command "nothing"/],
+  ])("usage error %j exits 2 with a cause and a fix", async (args, message) => {
+    const r = await run(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message as RegExp);
+    if ((args as string[]).length) expect(r.stderr).toMatch(/fix: see `pam-mapi/);
+  });
+});
+
+describe("pam-mapi config", () => {
+  it("prints the effective settings for the top level and every section", async () => {
+    const file = configFile("sections.conf", [
+      "socket = http://127.0.0.1:236/", "timeout = 5", "", "[imap]", "socket = https://mail.example.org:237/", "",
+    ].join("\n"));
+    const r = await run(["config", "--config", file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`configuration: ${file}`);
+    expect(r.stdout).toMatch(/top level[^\n]*\n[\s\S]*socket=\s+http:\/\/127\.0\.0\.1:236\/\n[\s\S]*timeout=\s+5 s/);
+    expect(r.stdout).toMatch(/\[imap\][^\n]*\n\s+socket=\s+https:\/\/mail\.example\.org:237\//);
+    expect(r.stdout).toContain("configuration is valid");
+  });
+
+  it("applies module arguments over the file", async () => {
+    const file = configFile("over.conf", "socket = http://127.0.0.1:236/\n");
+    const r = await run(["config", "--config", file, "--arg", "socket=file:///run/kopano/server.sock", "--service", "smtp"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PAM service smtp[\s\S]*socket=\s+file:\/\/\/run\/kopano\/server\.sock/);
+  });
+
+  it("names the line of a configuration error and exits 3", async () => {
+    const file = configFile("bad.conf", "socket = http://127.0.0.1:236/\n\nno_such_key = 1\n");
+    const r = await run(["config", "--config", file]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/error: configuration error: [^\n]*line 3/);
+    expect(r.stdout).toMatch(/fix: /);
+    expect(r.stdout).toContain("configuration has errors");
+  });
+
+  it("refuses a configuration file writable by others, as pam_mapi.so does (exit 3)", async () => {
+    const file = configFile("writable.conf", "socket = http://127.0.0.1:236/\n", 0o666);
+    const r = await run(["config", "--config", file]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/writable by group or others/);
+    expect(r.stderr).toContain(`fix: chmod go-w ${file}`);
+  });
+
+  it("reports a missing explicit configuration file (exit 3)", async () => {
+    const r = await run(["config", "--config", path.join(tmp, "absent.conf")]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/no such file/);
+  });
+});
+
+describe("pam-mapi check against the emulator", () => {
+  const check = (user: string, password: string, ...args: string[]) =>
+    run(["check", user, "--config", empty, "--password-stdin", ...args], `${password}\n`);
+
+  it("accepts alice's password over http (exit 0) and explains each step", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`server 1 ${httpUrl.replace(/[.]/g, "\\.")}: HTTP 200, connect [\\d.]+ ms`));
+    expect(r.stdout).toMatch(/guest debug: /);
+    expect(r.stdout).toMatch(/result: PAM_SUCCESS \(success\)/);
+    expect(r.stdout).toMatch(/user:\s+alice/);
+    expect(r.stdout).not.toContain("Secr3t!");
+  });
+
+  it("accepts over https with the throwaway CA as cafile=", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpsUrl}`, "--arg", `cafile=${pki.caFile}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/HTTP 200, connect [\d.]+ ms, TLSv1\.[23]/);
+    expect(r.stdout).toMatch(/result: PAM_SUCCESS/);
+  });
+
+  it("accepts over https with capath=", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpsUrl}`, "--arg", `capath=${pki.caDir}`);
+    expect(r.code).toBe(0);
+  });
+
+  it("accepts over the unix socket", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${unixUrl}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/result: PAM_SUCCESS/);
+  });
+
+  it("accepts a UTF-8 password (bob)", async () => {
+    const r = await check("bob", "hunter2 ü", "--arg", `socket=${httpUrl}`);
+    expect(r.code).toBe(0);
+  });
+
+  it("denies a wrong password (exit 1) with the cause", async () => {
+    const r = await check("alice", "wrong", "--arg", `socket=${httpUrl}`);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR/);
+    expect(r.stdout).toMatch(/cause:\s+wrong password, unknown user or inactive user/);
+    expect(r.stdout).toMatch(/fix:\s+/);
+  });
+
+  it("denies an unknown user (exit 1)", async () => {
+    const r = await check("mallory", "Secr3t!", "--arg", `socket=${httpUrl}`);
+    expect(r.code).toBe(1);
+  });
+
+  it("denies a user without the required feature and says how to enable it", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "service=imap");
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR|result: PAM_PERM_DENIED/);
+    expect(r.stdout).toContain("kopano-admin -u alice --enable-feature imap");
+  });
+
+  it("reports a dead server as unavailable (exit 4) with a cause and a fix", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=http://127.0.0.1:${await freePort()}/`);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/server 1 http:\/\/127\.0\.0\.1:\d+\/: refused/);
+    expect(r.stdout).toMatch(/result: PAM_AUTHINFO_UNAVAIL/);
+    expect(r.stdout).toMatch(/fix:\s+check that kopano-server/);
+  });
+
+  it("fails over from a dead server to a live one", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=file://${tmp}/absent.sock,${httpUrl}`);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/server 1 file:\/\/[^\n]*: refused/);
+    expect(r.stdout).toMatch(/server 2 http:[^\n]*: HTTP 200/);
+  });
+
+  it("reports an untrusted certificate as unavailable (exit 4) and points at cafile=", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpsUrl}`);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toMatch(/: tls after/);
+    expect(r.stdout).toMatch(/fix:\s+set cafile=/);
+  });
+
+  it("reports a configuration error (exit 3) before asking for the password", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "no_such_key=1");
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/result: PAM_SERVICE_ERR/);
+    expect(r.stdout).toMatch(/cause:\s+configuration error: .*no_such_key/);
+  });
+
+  it("reports an unreadable cafile= as a configuration error (exit 3)", async () => {
+    const r = await check("alice", "Secr3t!", "--arg", `socket=${httpsUrl}`, "--arg", `cafile=${tmp}/absent-ca.pem`);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/cause:\s+cafile=/);
+  });
+
+  it("shows progress on stderr while waiting on a slow server (--verbose)", async () => {
+    const silent = net.createServer((s) => s.on("data", () => {}));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const r = await check("alice", "Secr3t!", "--arg", `socket=http://127.0.0.1:${port}/`, "--arg", "timeout=2", "--verbose");
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/still waiting for server 1 \(http:\/\/127\.0\.0\.1:\d+\/\)/);
+      expect(r.stdout).toMatch(/: timeout after/);
+      expect(r.ms).toBeLessThan(2000 * 1.1 + 3000);
+    } finally {
+      silent.close();
+    }
+  });
+});
