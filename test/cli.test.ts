@@ -260,3 +260,44 @@ describe("pam-mapi check against the emulator", () => {
     }
   });
 });
+
+describe("password input", async () => {
+  const { readPassword } = await import(path.join(repoRoot, "build/host/cli/password.js"));
+  const { PassThrough } = await import("node:stream");
+  const decode = (b: Uint8Array) => Buffer.from(b).toString("utf8");
+
+  it("reads from the terminal in raw mode without echo, with backspace, and restores the mode", async () => {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, modes: [] as boolean[], setRawMode(m: boolean) { this.modes.push(m); } });
+    let shown = "";
+    const stderr = { write: (t: string) => { shown += t; }, isTTY: true };
+    const pending = readPassword(stdin, stderr, "Password for alice: ", false);
+    const typed = [Buffer.from("Secr3t"), Buffer.from("x\x7f"), Buffer.from("!\r")];
+    for (const chunk of typed) stdin.write(chunk);
+    const password = await pending;
+    expect(decode(password)).toBe("Secr3t!");
+    expect(shown).toBe("Password for alice: \n");
+    expect(stdin.modes).toEqual([true, false]);
+    for (const chunk of typed) expect([...chunk].every((b) => b === 0)).toBe(true);
+  });
+
+  it("treats Ctrl-C at the prompt as an interruption", async () => {
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode() {} });
+    const pending = readPassword(stdin, { write() {} }, "Password: ", false);
+    stdin.write(Buffer.from("abc\x03"));
+    await expect(pending).rejects.toThrow(/interrupted/);
+  });
+
+  it("takes the first line of stdin (CRLF too) as bytes, UTF-8 intact", async () => {
+    const stdin = new PassThrough();
+    const pending = readPassword(stdin, { write() {} }, "", true);
+    stdin.end(Buffer.from("hunter2 ü\r\nsecond line\n"));
+    expect(decode(await pending)).toBe("hunter2 ü");
+  });
+
+  it("reads a password without a trailing newline up to end of input", async () => {
+    const stdin = new PassThrough();
+    const pending = readPassword(stdin, { write() {} }, "", true);
+    stdin.end("Secr3t!");
+    expect(decode(await pending)).toBe("Secr3t!");
+  });
+});
