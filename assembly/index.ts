@@ -1,21 +1,91 @@
+// The guest's exports (wit/pam-mapi.wit, lowered by hand as docs/abi.md describes). This file only moves values
+// across the boundary; the logic lives in flow.ts and config.ts.
 import "./trap";
-@external("$root", "post")
-declare function post(server: u32, bodyPtr: usize, bodyLen: usize, ret: usize): void;
-@external("$root", "log")
-declare function log(level: u32, ptr: usize, len: usize): void;
+import { alloc, readByteList, readBytes, readText, storeString, storeStringList } from "./abi";
+import { parseSettings } from "./config";
+import { authenticate as runFlow, Request } from "./flow";
+import { isStrictUtf8 } from "./utf8";
+import { Code, Verdict } from "./verdict";
 
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
-  if (oldPtr == 0) return heap.alloc(newSize);
+  // The stub runtime's heap is a bump allocator: memory lives until the instance is freed.
+  if (oldPtr == 0) return alloc(newSize);
   return heap.realloc(oldPtr, newSize);
 }
-const RET = memory.data(64);
-export function configure(a: usize, b: usize, c: usize, d: usize, e: usize, f: usize): usize {
-  store<u8>(RET, 1); store<u32>(RET, 0, 4); store<u32>(RET, 0, 8);
-  return RET;
+
+/** Module arguments as strings; null if any is out of bounds or not UTF-8. */
+function readArgs(ptr: usize, count: usize): Array<string> | null {
+  const raw = readByteList(ptr, count);
+  if (raw == null) return null;
+  const out = new Array<string>();
+  for (let i = 0; i < raw!.length; i++) {
+    const b = raw![i];
+    if (!isStrictUtf8(b)) return null;
+    out.push(b.toText());
+  }
+  return out;
 }
-export function authenticate(a: usize, b: usize, c: usize, d: usize, e: usize, f: usize, g: usize, h: usize, i: usize, j: usize, k: usize, l: usize): usize {
-  post(0, 0, 0, RET + 32);
-  log(4, 0, 0);
-  store<u8>(RET, 5); store<u32>(RET, 0, 4); store<u32>(RET, 0, 8); store<u32>(RET, 0, 12); store<u32>(RET, 0, 16);
-  return RET;
+
+const CONFIGURE_RET = memory.data(36, 4);
+
+export function configure(
+  servicePtr: usize, serviceLen: usize, argsPtr: usize, argsLen: usize, configPtr: usize, configLen: usize,
+): usize {
+  const service = readText(servicePtr, serviceLen);
+  const args = readArgs(argsPtr, argsLen);
+  const config = readBytes(configPtr, configLen);
+  let error = "";
+  if (service == null || args == null || config == null) {
+    error = "the host passed an invalid service name, module argument or configuration buffer";
+  } else {
+    const parsed = parseSettings(service!, args!, config!);
+    if (parsed.settings != null) {
+      const s = parsed.settings!;
+      store<u8>(CONFIGURE_RET, 0);
+      storeStringList(CONFIGURE_RET + 4, s.servers);
+      store<u32>(CONFIGURE_RET, s.timeoutMs, 12);
+      storeString(CONFIGURE_RET + 16, s.cafile);
+      storeString(CONFIGURE_RET + 24, s.capath);
+      let flags: u8 = 0;
+      if (s.tryFirstPass) flags |= 1;
+      if (s.useFirstPass) flags |= 2;
+      if (s.ignoreUnavailable) flags |= 4;
+      if (s.quiet) flags |= 8;
+      if (s.debug) flags |= 16;
+      store<u8>(CONFIGURE_RET, flags, 32);
+      return CONFIGURE_RET;
+    }
+    error = parsed.error;
+  }
+  store<u8>(CONFIGURE_RET, 1);
+  storeString(CONFIGURE_RET + 4, error);
+  return CONFIGURE_RET;
 }
+
+const VERDICT_RET = memory.data(20, 4);
+
+function writeVerdict(v: Verdict): usize {
+  store<u8>(VERDICT_RET, <u8>v.code);
+  storeString(VERDICT_RET + 4, v.reason);
+  storeString(VERDICT_RET + 12, v.user);
+  return VERDICT_RET;
+}
+
+export function authenticate(
+  servicePtr: usize, serviceLen: usize, userPtr: usize, userLen: usize, passwordPtr: usize, passwordLen: usize,
+  argsPtr: usize, argsLen: usize, configPtr: usize, configLen: usize, rhostPtr: usize, rhostLen: usize,
+): usize {
+  const service = readText(servicePtr, serviceLen);
+  const user = readBytes(userPtr, userLen);
+  const password = readBytes(passwordPtr, passwordLen);
+  const args = readArgs(argsPtr, argsLen);
+  const config = readBytes(configPtr, configLen);
+  const rhost = readText(rhostPtr, rhostLen);
+  if (service == null || user == null || password == null || args == null || config == null || rhost == null) {
+    return writeVerdict(new Verdict(Code.ServiceErr, "the host passed invalid input"));
+  }
+  const verdict = runFlow(new Request(service!, user!, password!, args!, config!, rhost!));
+  // The password's bytes live in this instance's memory; the host wipes all of it before freeing.
+  return writeVerdict(verdict);
+}
+

@@ -31,17 +31,19 @@ export function kopano11(name: string): Buffer {
   return splitHttp(readFileSync(path.join(kopano11Dir, name))).body;
 }
 
-/** The messages of a `>>>>> CLIENT->SERVER` / `<<<<< SERVER->CLIENT` conversation file, bodies only. */
-export function conversation(file: string): { requests: string[]; replies: string[] } {
-  const text = readFileSync(path.join(wireDir, file), "utf8");
-  const requests: string[] = [];
-  const replies: string[] = [];
-  for (const block of text.split(/^(?=>>>>> |<<<<< )/m)) {
-    const m = /^(>>>>>|<<<<<)[^\n]*\n([\s\S]*)$/.exec(block);
-    if (!m) continue;
-    const msg = m[2].replace(/\n+$/, "");
-    const sep = msg.indexOf("\n\n");
-    const body = sep >= 0 ? msg.slice(sep + 2) : "";
+/** The messages of a `>>>>> CLIENT->SERVER` / `<<<<< SERVER->CLIENT` conversation file, bodies only (by Content-Length). */
+export function conversation(file: string): { requests: Buffer[]; replies: Buffer[] } {
+  const raw = readFileSync(path.join(wireDir, file));
+  const requests: Buffer[] = [];
+  const replies: Buffer[] = [];
+  const marker = /^(>>>>>|<<<<<) [^\n]*\n/gm;
+  const text = raw.toString("latin1");
+  for (let m = marker.exec(text); m; m = marker.exec(text)) {
+    const headStart = m.index + m[0].length;
+    const headEnd = raw.indexOf("\r\n\r\n", headStart);
+    const head = raw.subarray(headStart, headEnd).toString("latin1");
+    const length = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+    const body = raw.subarray(headEnd + 4, headEnd + 4 + length);
     (m[1] === ">>>>>" ? requests : replies).push(body);
   }
   return { requests, replies };
