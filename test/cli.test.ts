@@ -301,3 +301,27 @@ describe("password input", async () => {
     expect(decode(await pending)).toBe("Secr3t!");
   });
 });
+
+describe("pam-mapi emulate", () => {
+  it("serves the demo users on the URLs it prints and stops cleanly on SIGTERM", async () => {
+    const socket = path.join(tmp, "emulate.sock");
+    const child = spawn(process.execPath, [bin, "emulate", "--http", "127.0.0.1:0", "--unix", socket], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    const urls = await new Promise<string[]>((resolve, reject) => {
+      child.stdout.on("data", (c) => {
+        stdout += c;
+        if (stdout.includes("stop with Ctrl-C")) resolve([...stdout.matchAll(/^listening: (\S+)$/gm)].map((m) => m[1]));
+      });
+      child.on("exit", (code) => reject(new Error(`emulate exited with ${code}: ${stdout}`)));
+    });
+    expect(urls).toEqual([expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/), `file://${socket}`]);
+    for (const url of urls) {
+      const r = await run(["check", "alice", "--config", empty, "--password-stdin", "--arg", `socket=${url}`], "Secr3t!\n");
+      expect(r.code).toBe(0);
+    }
+    const exited = new Promise<number | null>((r) => child.on("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stdout).toContain("emulator stopped");
+  });
+});
