@@ -134,6 +134,13 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
+// Process groups of daemons that are running. If the test process dies without stopping them (a crash, a killed
+// worker), SIGKILL them on the way out rather than leave them behind.
+const liveGroups = new Set<number>();
+process.once("exit", () => {
+  for (const pgrp of liveGroups) killGroup(pgrp);
+});
+
 interface Spawned {
   child: ChildProcess;
   pid: number;
@@ -154,6 +161,7 @@ function spawnDetached(command: string, args: string[], env: Record<string, stri
     closeSync(log);
   }
   if (child.pid === undefined) throw new Error(`could not start ${command}`);
+  liveGroups.add(child.pid);
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
     child.once("error", () => resolve("spawn-error"));
@@ -179,6 +187,7 @@ async function run(command: string, args: string[], logPath: string, env: Record
  */
 async function stopProcessGroup(leader: number, exited: Promise<unknown> | undefined, signal: NodeJS.Signals, graceMs = 5000) {
   const pgrp = leader;
+  liveGroups.add(pgrp);
   try {
     process.kill(leader, signal);
   } catch {
@@ -194,6 +203,21 @@ async function stopProcessGroup(leader: number, exited: Promise<unknown> | undef
     killGroup(pgrp);
     return undefined;
   });
+  liveGroups.delete(pgrp);
+}
+
+/** Run every stop function even if some fail (for afterAll), then rethrow the first failure. */
+export async function stopAll(...stops: Array<() => Promise<unknown> | unknown>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const stop of stops) {
+    try {
+      await stop();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  removeDeadPamWrapperDirs();
+  if (failures.length) throw failures[0];
 }
 
 function killGroup(pgrp: number) {
@@ -508,6 +532,8 @@ export function httpStatus(url: string, credentials?: { user: string; password: 
 
 export interface Postfix {
   port: number;
+  /** The master daemon (it leads its own process group). */
+  pid(): number;
   /** Postfix's own log (maillog_file): smtpd's SASL verdicts among others. */
   maillog(): string;
   stop(): Promise<void>;
@@ -612,8 +638,12 @@ export async function startPostfix(options: { saslSocket: string; pamService: st
         throw new Error(`postfix start failed (${started}):\n${readIfExists(commandLog)}${readIfExists(maillogPath)}`);
       }
       await waitFor("postfix smtpd to accept connections", 15_000, async () => ((await canConnect(port)) ? true : undefined));
+      const master = masterPid();
+      if (master === undefined) throw new Error("postfix started without a master.pid");
+      liveGroups.add(master);
       return {
         port,
+        pid: () => master,
         maillog: () => readIfExists(maillogPath),
         stop: async () => {
           try {
