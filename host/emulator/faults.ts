@@ -43,7 +43,7 @@ export function replacementReply(f: FaultMode, ctx: FaultContext): HttpReply | n
         status: 200,
         reason: 'OK',
         contentType: 'text/xml; charset=utf-8',
-        body: Buffer.from('this is not XML <<< \x01\x02 >>>\r\n', 'latin1'),
+        body: Buffer.from('garbage: this is not XML at all \x01\x02\r\n', 'latin1'),
         chunked: false,
         keepAlive: true,
       };
