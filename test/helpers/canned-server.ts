@@ -1,5 +1,5 @@
 // A canned HTTP responder: answers every request it reads, on TCP (127.0.0.1, ephemeral port) and/or a unix
-// socket, with the same raw bytes (e.g. a .resp.raw capture from /work/shared/fixtures/wire/kopano-11.0.2).
+// socket, with the same raw bytes (e.g. a .resp.raw capture from ../shared/fixtures/wire/kopano-11.0.2).
 // It reads a whole HTTP/1.1 request (Content-Length or chunked body) before answering, keeps the connection
 // open for the next request, and records every request so tests can look at what the module sent.
 import net from "node:net";
@@ -7,6 +7,7 @@ import tls from "node:tls";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { kopano11Dir } from "./captures.js";
 
 export interface CannedRequest {
   head: string;        // request line and headers, CRLF-separated
@@ -36,7 +37,7 @@ export interface CannedServer {
   close(): Promise<void>;
 }
 
-export const WIRE_DIR = "/work/shared/fixtures/wire/kopano-11.0.2";
+export const WIRE_DIR = kopano11Dir;
 
 /** A capture file's bytes, e.g. capture("tcp-a-logon-ok-alice.resp.raw"). */
 export function capture(name: string): Buffer {
