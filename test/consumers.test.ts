@@ -3,7 +3,7 @@
 // through pam_wrapper and asking the Kopano emulator. Every verdict is checked against what the emulator saw, so
 // it cannot come from anywhere else. Needs root, the Debian packages of scripts/setup.sh, and `npm run build`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
 import {
@@ -62,9 +62,12 @@ beforeAll(async () => {
   });
   doomed = await startEmulator({ users, listen: [{ http: { host: "127.0.0.1", port: 0 } }] });
   const [httpUrl, unixUrl] = emulator.urls;
+  // Apache's service takes its server from a config file: root-owned, 0644, read by the module as www-data.
+  const configFile = path.join(dir, "pam_mapi.conf");
+  writeFileSync(configFile, `timeout = 5\n\n[mapi-unix]\nsocket = ${unixUrl}\n`, { mode: 0o644 });
   const serviceDir = writePamServiceDir(path.join(dir, "pam.d"), {
     "mapi-http": service(httpUrl),
-    "mapi-unix": service(unixUrl),
+    "mapi-unix": [`auth required ${MODULE} config=${configFile}`, `account required ${MODULE}`].join("\n"),
     "mapi-imap": service(httpUrl, "service=imap"),
     "mapi-doomed": service(doomed.urls[0], "timeout=5"),
   });
@@ -149,7 +152,7 @@ describe("saslauthd -a pam", () => {
   });
 });
 
-describe("Apache mod_authnz_pam (mpm_event, Require valid-user, unix socket)", () => {
+describe("Apache mod_authnz_pam (mpm_event, Require valid-user, unix socket from a config file)", () => {
   const secret = () => `${apache.url}/private/secret.txt`;
 
   it("returns 200 for alice; the module ran as www-data in a worker process", async () => {
