@@ -5,7 +5,7 @@
 //   http://host[:port][/path]    host: DNS name, IPv4 address or [IPv6 address]; port 1-65535 (default 80)
 //   https://host[:port][/path]   default port 443
 // Nothing else: no userinfo ("@"), no query ("?"), no fragment ("#"), no percent-escapes, no spaces or control
-// characters, at most 2048 bytes. The scheme is case-insensitive and normalised to lower case.
+// characters, no . or .. path segments, at most 2048 bytes. The scheme is case-insensitive and normalised to lower case.
 
 import { isIPv6 } from "node:net";
 
@@ -61,6 +61,7 @@ export function parseServerUrl(url: string): ServerUrl {
   const path = slash < 0 ? "/" : rest.slice(slash);
   if (authority.includes("@")) fail("userinfo (user@ or user:password@) is not allowed");
   if (!PATH.test(path)) fail("the path contains characters outside RFC 3986 (or @)");
+  if (/(^|\/)\.\.?(\/|$)/.test(path)) fail("the path must not contain . or .. segments");
 
   let host: string;
   let portText: string | undefined;

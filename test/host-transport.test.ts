@@ -342,7 +342,7 @@ describe("server URLs", () => {
     "ftp://host/", "file://host/sock", "file:relative.sock", "http://user:pw@host/", "http://user@host/",
     "http://host/?q=1", "http://host/#f", "http://host/%2e", "http://host:0/", "http://host:65536/", "http://host:x/",
     "http:///path", "http://ho st/", "http://host\n/", "https://[::1/", "https://[zz::1]/", "http://-bad-/",
-    `file:///${"a".repeat(107)}`, "file:///run/../etc/sock", "file:///run/dir/", "", "http://999.1.1.1/",
+    `file:///${"a".repeat(107)}`, "file:///run/../etc/sock", "file:///run/dir/", "http://host/a/../b", "http://host/./x", "", "http://999.1.1.1/",
   ])("rejects %j", (url) => {
     expect(() => parseServerUrl(url)).toThrow(/invalid server URL/);
   });
