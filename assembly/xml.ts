@@ -196,6 +196,7 @@ class Parser {
   private scratch: TextBuffer = new TextBuffer();
   private raw: Array<RawAttribute> = new Array<RawAttribute>();
   private cp: u32 = 0; // code point decoded by the last `decodeChar`
+  private lastColon: i32 = -1; // colon offset in the last `name`, -1 if unprefixed
 
   constructor(public input: Bytes) {
     this.n = input.len;
@@ -352,7 +353,6 @@ class Parser {
   }
 
   /** A QName at the cursor; returns its bytes and leaves the colon offset (or -1) in `lastColon`. */
-  lastColon: i32 = -1;
   name(): Bytes | null {
     const start = this.i;
     let colon = -1;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { conversation, kopano11, kopano11Dir, splitHttp, wireDir } from "./helpers/captures.js";
-import { repoRoot } from "./helpers/guest.js";
+import { loadGuest, repoRoot, type Code, type Reply } from "./helpers/guest.js";
 
 interface Logon { readable: boolean; problem: string; er: number; sessionId: string; serverVersion: string; capabilities: number }
 interface User { readable: boolean; problem: string; er: number; username: string; objClass: number; enabled: string[] | null; disabled: string[] | null }
@@ -455,6 +455,67 @@ describe("hostile getUser and logoff replies", () => {
     ["two results", env("<ns:logoffResponse><result>0</result><result>0</result></ns:logoffResponse>"), /duplicate field result/],
   ])("refuses a logoff reply with %s", (_name, body, problem) => {
     expect(logoff(body)).toMatchObject({ readable: false, problem: expect.stringMatching(problem) });
+  });
+});
+
+// ---- through the real guest export ------------------------------------------------------------------------
+
+/** The verdict of `authenticate` for alice against one server whose replies are `replies`, in order. */
+async function verdictFor(replies: (string | Uint8Array | Reply)[], args: string[] = []): Promise<Code> {
+  const queue = replies.map((r) => (typeof r === "string" ? { status: 200, body: enc.encode(r) } : r instanceof Uint8Array ? { status: 200, body: r } : r));
+  const guest = await loadGuest({ post: () => queue.shift() ?? { tag: "err", val: "closed" } });
+  const settings = ["socket=http://127.0.0.1:1/", ...args];
+  return guest.authenticate("smtp", "alice", enc.encode("Secr3t!"), settings, new Uint8Array(), "192.0.2.7").code;
+}
+const LOGOFF_OK = kopano11("tcp-d-logoff.resp.raw");
+
+describe("verdicts through the guest's authenticate export", () => {
+  it("a captured er 0 reply is success and LOGON_FAILED is auth-err", async () => {
+    expect(await verdictFor([LOGON_OK])).toBe("success");
+    expect(await verdictFor([session.replies[0]])).toBe("success");
+    expect(await verdictFor([kopano11("real-client-logon.resp.raw")])).toBe("success");
+    expect(await verdictFor([readFileSync(path.join(wireDir, "generated/Zarafa719.logon.res.xml")), LOGOFF_OK])).toBe("success");
+    expect(await verdictFor([LOGON_FAILED_BODY])).toBe("auth-err");
+    expect(await verdictFor([kopano11("tcp-c-logon-unknown-user.resp.raw")])).toBe("auth-err");
+  });
+
+  it("a captured getUser reply decides the feature check", async () => {
+    expect(await verdictFor([LOGON_OK, GETUSER_ALICE, LOGOFF_OK], ["service=webapp"])).toBe("success");
+    expect(await verdictFor([LOGON_OK, GETUSER_ALICE, LOGOFF_OK], ["service=imap|pop3"])).toBe("perm-denied");
+  });
+
+  it("er 0 hidden next to a real LOGON_FAILED is auth-err", async () => {
+    expect(await verdictFor([logonResponse(`<!--<er>0</er>--><er>${LOGON_FAILED}</er>${REST}`)])).toBe("auth-err");
+    expect(await verdictFor([logonResponse(`<bogus><er>0</er></bogus><er>${LOGON_FAILED}</er>`)])).toBe("auth-err");
+  });
+
+  it.each(refused)("%s is never success", async (_name, body) => {
+    expect(await verdictFor([body])).toBe("authinfo-unavail");
+  });
+
+  it("deep nesting, 10 MB and 300 KiB of text are never success", async () => {
+    expect(await verdictFor([logonResponse(`<er>0</er>${"<a>".repeat(10_000)}${"</a>".repeat(10_000)}`)])).toBe("authinfo-unavail");
+    expect(await verdictFor([logonResponse(`<er>0</er><x>${"A".repeat(10 << 20)}</x>`)])).toBe("authinfo-unavail");
+    expect(await verdictFor([logonResponse(`<er>0</er><x>${"A".repeat(300 << 10)}</x>`)])).toBe("authinfo-unavail");
+  });
+
+  it("a real success reply cut at any byte is never success", async () => {
+    const end = LOGON_OK.indexOf("</SOAP-ENV:Envelope>") + "</SOAP-ENV:Envelope>".length;
+    for (let n = 0; n < end; n++) expect(await verdictFor([LOGON_OK.subarray(0, n)]), `cut at ${n}`).toBe("authinfo-unavail");
+  });
+
+  it("the captured er 0 reply with HTTP 500 is never success", async () => {
+    expect(await verdictFor([{ status: 500, body: LOGON_OK }])).toBe("authinfo-unavail");
+  });
+
+  it("hostile getUser replies never pass a feature check", async () => {
+    const hostile = [
+      userResponse(USER + `<lpsMVPropmap>${mvItem(DISABLED, ["imap"])}${mvItem(DISABLED, [])}</lpsMVPropmap>`),
+      env(`<ns:getUserResponse><er>0</er></ns:getUserResponse>`),
+      env(`<ns:getUserResponse><lpsUser>${USER}</lpsUser><er>0</er><er>0</er></ns:getUserResponse>`),
+      GETUSER_ALICE.subarray(0, GETUSER_ALICE.length - 30),
+    ];
+    for (const h of hostile) expect(await verdictFor([LOGON_OK, h, LOGOFF_OK], ["service=imap"])).toBe("authinfo-unavail");
   });
 });
 
