@@ -9,6 +9,7 @@ export const XML_MAX_INPUT: i32 = 1 << 20;
 export const XML_MAX_DEPTH: i32 = 32;
 export const XML_MAX_ELEMENTS: i32 = 4096;
 export const XML_MAX_ATTRIBUTES: i32 = 32; // per element, namespace declarations included
+export const XML_MAX_TOTAL_ATTRIBUTES: i32 = 1024; // whole document: keeps the tree well inside the guest's memory
 export const XML_MAX_NAME: i32 = 256; // bytes of a qualified name
 export const XML_MAX_TEXT: i32 = 256 * 1024; // decoded character data plus attribute values, whole document
 
@@ -188,6 +189,7 @@ class Parser {
 
   private textTotal: i32 = 0;
   private elementCount: i32 = 0;
+  private attributeCount: i32 = 0;
   private open: Array<XmlElement> = new Array<XmlElement>();
   /** Number of namespace bindings in force before each open element's declarations. */
   private marks: Array<i32> = new Array<i32>();
@@ -417,6 +419,8 @@ class Parser {
       }
       if (!spaced) return this.fail("malformed start tag");
       if (raw.length >= XML_MAX_ATTRIBUTES) return this.fail("more than 32 attributes on an element");
+      if (this.attributeCount >= XML_MAX_TOTAL_ATTRIBUTES) return this.fail("more than 1024 attributes");
+      this.attributeCount++;
       const aname = this.name();
       if (aname == null) return false;
       const acolon = this.lastColon;

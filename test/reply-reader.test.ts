@@ -382,6 +382,8 @@ describe("hostile logon replies", () => {
     const attrs = (n: number) => Array.from({ length: n }, (_, i) => ` a${i}="v"`).join("");
     expect(xml(`<r${attrs(32)}/>`)).toMatchObject({ ok: true });
     expect(xml(`<r${attrs(33)}/>`)).toMatchObject({ ok: false, error: "more than 32 attributes on an element" });
+    expect(xml(`<r>${`<e${attrs(32)}/>`.repeat(32)}</r>`)).toMatchObject({ ok: true });
+    expect(xml(`<r a="1">${`<e${attrs(32)}/>`.repeat(32)}</r>`)).toMatchObject({ ok: false, error: "more than 1024 attributes" });
     expect(xml(`<${"n".repeat(256)}/>`)).toMatchObject({ ok: true });
     expect(xml(`<${"n".repeat(257)}/>`)).toMatchObject({ ok: false, error: "name longer than 256 bytes" });
   });
@@ -491,6 +493,13 @@ describe("verdicts through the guest's authenticate export", () => {
 
   it.each(refused)("%s is never success", async (_name, body) => {
     expect(await verdictFor([body])).toBe("authinfo-unavail");
+  });
+
+  it("the largest trees the limits allow are read without exhausting the guest's memory", async () => {
+    const attrs = Array.from({ length: 32 }, (_, i) => ` a${i}="v"`).join("");
+    expect(await verdictFor([logonResponse(`<er>0</er>${`<${"n".repeat(256)}/>`.repeat(4000)}`)])).toBe("success");
+    expect(await verdictFor([logonResponse(`<er>0</er>${`<e${attrs}/>`.repeat(31)}<x>${"y".repeat(250 << 10)}</x>`)])).toBe("success");
+    expect(await verdictFor([logonResponse(`<er>0</er>${`<e${attrs}/>`.repeat(4000)}`)])).toBe("authinfo-unavail");
   });
 
   it("deep nesting, 10 MB and 300 KiB of text are never success", async () => {
