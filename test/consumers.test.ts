@@ -52,6 +52,8 @@ function logonsOf(seen: RecordedRequest[], user: string): RecordedRequest[] {
 }
 
 beforeAll(async () => {
+  // saslauthd runs PAM as root, Apache switches to www-data, postfix -c needs root: no way around it.
+  if (process.getuid?.() !== 0) throw new Error("the consumer tests start system daemons and must run as root");
   if (!existsSync(MODULE)) throw new Error(`${MODULE} is missing: run npm run build first`);
   dir = sharedTempDir("pam-mapi-consumers-");
   const unixSocket = path.join(dir, "kopano.sock");
@@ -232,6 +234,13 @@ describe("Postfix SMTP AUTH through saslauthd", () => {
     const { result, seen } = await observe(emulator, () => smtpAuthPlain({ port: postfix.port, ...BOB }));
     expect(result.code).toBe(235);
     expect(logonsOf(seen, "bob")).toHaveLength(1);
+  });
+
+  it("accepts user@realm: libsasl splits off the realm and saslauthd hands PAM the bare user name", async () => {
+    const { result, seen } = await observe(emulator, () => smtpAuthPlain({ port: postfix.port, user: "alice@example.org", password: ALICE.password }));
+    expect(result.code).toBe(235);
+    expect(logonsOf(seen, "alice")).toHaveLength(1);
+    expect(saslauthd.log()).toMatch(/auth success: \[user=alice\] \[service=mapi-http\] \[realm=example\.org\]/);
   });
 
   it("rejects a wrong password and an unknown user with 535", async () => {

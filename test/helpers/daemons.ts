@@ -206,6 +206,23 @@ async function stopProcessGroup(leader: number, exited: Promise<unknown> | undef
   liveGroups.delete(pgrp);
 }
 
+/**
+ * saslauthd's master kills its process group and exits at once on SIGTERM: its preforked children outlive it, are
+ * re-parented to PID 1 and linger as zombies. Stopping the children first lets the master reap them.
+ */
+async function stopChildrenFirst(leader: number, graceMs = 3000) {
+  const children = childProcesses(leader);
+  for (const pid of children) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  }
+  await waitFor("the master to reap its children", graceMs, () => (children.every((pid) => procStat(pid) === undefined) ? true : undefined))
+    .catch(() => undefined); // the group stop that follows deals with stragglers
+}
+
 /** Run every stop function even if some fail (for afterAll), then rethrow the first failure. */
 export async function stopAll(...stops: Array<() => Promise<unknown> | unknown>): Promise<void> {
   const failures: unknown[] = [];
@@ -351,6 +368,7 @@ export async function startSaslauthd(options: { serviceDir: string; env?: Record
     if (stopped) return;
     stopped = true;
     try {
+      await stopChildrenFirst(daemon.pid);
       await stopProcessGroup(daemon.pid, daemon.exited, "SIGTERM");
     } finally {
       removeDeadPamWrapperDirs();
