@@ -26,8 +26,8 @@ Options:
   --verbose           show progress while waiting on a slow server even when stderr is not a terminal
   --help              this text
 
-Certificates are always verified. Without cafile=/capath= this command trusts Node's built-in CA store, which
-NODE_EXTRA_CA_CERTS can extend; pam_mapi.so trusts the system store instead, so give cafile= for a private CA.
+Certificates are always verified. Without cafile=/capath= this command trusts the system store
+(/etc/ssl/certs/ca-certificates.crt), exactly as pam_mapi.so does.
 No proxy variable (http_proxy, HTTPS_PROXY, ...) changes where this command connects.
 
 Exit codes: 0 accepted, 1 denied, 2 usage error, 3 configuration error, 4 servers unavailable, 5 internal error.`;

@@ -22,7 +22,7 @@ export function settingsLines(settings: Settings, indent = "  "): string[] {
     `${indent}timeout=  ${settings.timeoutMs / 1000} s per server (connect included)`,
     `${indent}cafile=   ${settings.cafile || "(none)"}`,
     `${indent}capath=   ${settings.capath || "(none)"}`,
-    `${indent}trust:    ${settings.cafile || settings.capath ? "cafile/capath only" : "Node's default CA store (plus NODE_EXTRA_CA_CERTS if set)"}`,
+    `${indent}trust:    ${settings.cafile || settings.capath ? "cafile/capath only" : "the system store (/etc/ssl/certs/ca-certificates.crt)"}`,
     `${indent}options:  ${optionNames(settings)}`,
   ];
 }

@@ -1,6 +1,6 @@
-// Trust anchors for https from `cafile=` and `capath=`. Without either, Node's default store is used: the
-// Mozilla bundle compiled into Node, plus NODE_EXTRA_CA_CERTS if that is set in the environment (Node reads it
-// at start-up; it can only add anchors, never disable verification). Certificates are always verified.
+// Trust anchors for https from `cafile=` and `capath=`. Without either, the system store the native module uses
+// (Debian's /etc/ssl/certs/ca-certificates.crt), so `pam-mapi check` trusts exactly what pam_mapi.so trusts;
+// only where that file is missing does Node's compiled-in bundle apply. Certificates are always verified.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import path from "node:path";
@@ -22,8 +22,17 @@ function certificatesIn(file: string): string[] {
 }
 
 /** PEM certificates from `cafile` and every file in `capath`; undefined when both are empty. */
+export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+
 export function loadTrustAnchors(cafile: string, capath: string): string[] | undefined {
-  if (cafile === "" && capath === "") return undefined;
+  if (cafile === "" && capath === "") {
+    try {
+      const system = certificatesIn(SYSTEM_CA_FILE);
+      return system.length ? system : undefined;
+    } catch {
+      return undefined;
+    }
+  }
   const anchors: string[] = [];
   if (cafile !== "") {
     let found: string[];
