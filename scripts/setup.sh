@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything pam_mapi needs on Debian 12 (run as root), then builds it.
 # Debian packages: the wasm2c toolchain and libcurl for the module, libpam for building it, and the real PAM
-# consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with mod_authnz_pam).
+# consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with mod_authnz_pam, Postfix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   build-essential pkg-config wabt libcurl4-openssl-dev libpam0g-dev
-  pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam
+  pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam postfix swaks
   valgrind openssl python3 ca-certificates
 )
 missing=()
@@ -22,6 +22,9 @@ if ((${#missing[@]})); then
   fi
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks for a mail setup on install; the tests run a private instance, so "Local only" is enough.
+  echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
+  echo "postfix postfix/mailname string localhost" | debconf-set-selections
   apt-get update -q -o DPkg::Lock::Timeout=300
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}"
 fi
