@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import ini from "ini";
 import { loadGuest, tryConfigure, type Guest } from "./helpers/guest.js";
 import { parseServerUrl } from "../host/server-url.js";
-import { compileConfigProbe, type ConfigProbe, type Probed } from "./helpers/config-probe.js";
+import { compileConfigProbe, type ConfigProbe, type Probed, type ProbedSettings } from "./helpers/config-probe.js";
 
 const DEFAULT_SERVER = "file:///var/run/kopano/server.sock";
 const BOOLEAN_KEYS = ["try_first_pass", "use_first_pass", "ignore_unavailable", "quiet", "debug"] as const;
@@ -20,18 +20,7 @@ beforeAll(() => {
   probe = compileConfigProbe();
 });
 
-interface Expected {
-  servers: string[];
-  features: string[];
-  timeoutMs: number;
-  cafile: string;
-  capath: string;
-  tryFirstPass: boolean;
-  useFirstPass: boolean;
-  ignoreUnavailable: boolean;
-  quiet: boolean;
-  debug: boolean;
-}
+type Expected = Omit<ProbedSettings, "ok">;
 
 /** Both views of one configuration: `configure` through the component, and the probe (adds `features`). */
 async function parse(service: string, args: string[], file: string | Uint8Array): Promise<{ ok: true; s: Expected } | { ok: false; error: string }> {

@@ -1,13 +1,12 @@
 // The XML reader (assembly/xml.ts) and the SOAP reply readers (assembly/reply.ts), compiled from the real sources
 // behind a small probe entry (test/fixtures/reply-probe.guest.ts): every captured reply reads as the server meant
 // it, and no hostile or damaged reply is ever read as er 0.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { conversation, kopano11, kopano11Dir, splitHttp, wireDir } from "./helpers/captures.js";
-import { loadGuest, repoRoot, type Code, type Reply } from "./helpers/guest.js";
+import { loadGuest, type Code, type Reply } from "./helpers/guest.js";
+import { compileProbe } from "./helpers/probe.js";
 
 interface Logon { readable: boolean; problem: string; er: number; sessionId: string; serverVersion: string; capabilities: number }
 interface User { readable: boolean; problem: string; er: number; username: string; objClass: number; enabled: string[] | null; disabled: string[] | null }
@@ -33,18 +32,7 @@ interface ProbeExports {
 let probe: ProbeExports;
 
 beforeAll(() => {
-  const dir = mkdtempSync(path.join(tmpdir(), "reply-probe-"));
-  try {
-    const wasm = path.join(dir, "probe.wasm");
-    writeFileSync(path.join(dir, "asconfig.json"), "{}"); // keep the repo's asconfig (the guest entry) out of it
-    execFileSync(path.join(repoRoot, "node_modules/.bin/asc"), [
-      path.join(repoRoot, "test/fixtures/reply-probe.guest.ts"), "--config", path.join(dir, "asconfig.json"),
-      "--runtime", "stub", "--use", "abort=", "--optimizeLevel", "2", "-o", wasm,
-    ], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
-    probe = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm)), {}).exports as unknown as ProbeExports;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  probe = new WebAssembly.Instance(compileProbe("test/fixtures/reply-probe.guest.ts", 2), {}).exports as unknown as ProbeExports;
 });
 
 const enc = new TextEncoder();

@@ -1,10 +1,6 @@
 // Compiles test/helpers/config-probe.guest.ts (assembly/config.ts behind a tiny JSON export) into a temp dir, so
 // tests can see the parsed `features` too, which the WIT `settings` record keeps inside the guest.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { repoRoot } from "./guest.js";
+import { compileProbe } from "./probe.js";
 
 export interface ProbedSettings {
   ok: true;
@@ -23,19 +19,8 @@ export type Probed = ProbedSettings | { ok: false; error: string };
 export type ConfigProbe = (service: string, args: string[], file: string | Uint8Array) => Probed;
 
 export function compileConfigProbe(): ConfigProbe {
-  const dir = mkdtempSync(path.join(tmpdir(), "config-probe-"));
-  try {
-    const wasm = path.join(dir, "probe.wasm");
-    writeFileSync(path.join(dir, "asconfig.json"), "{}"); // keep the repo's asconfig (the guest entry) out of it
-    execFileSync(path.join(repoRoot, "node_modules/.bin/asc"), [
-      path.join(repoRoot, "test/helpers/config-probe.guest.ts"), "--config", path.join(dir, "asconfig.json"),
-      "--runtime", "stub", "--use", "abort=", "--optimizeLevel", "1", "-o", wasm,
-    ], { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"] });
-    const module = new WebAssembly.Module(readFileSync(wasm));
-    return (service, args, file) => run(module, service, args, file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const module = compileProbe("test/helpers/config-probe.guest.ts");
+  return (service, args, file) => run(module, service, args, file);
 }
 
 interface ProbeExports {
