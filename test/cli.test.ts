@@ -10,6 +10,7 @@ import path from "node:path";
 import { repoRoot } from "./helpers/guest.js";
 import { makeTestPki } from "./helpers/tls.js";
 import { readFileSync } from "node:fs";
+import { freePort } from "./helpers/ports.js";
 
 const bin = path.join(repoRoot, "bin/pam-mapi.mjs");
 const version = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
@@ -39,13 +40,6 @@ function configFile(name: string, text: string, mode = 0o644): string {
   writeFileSync(file, text);
   chmodSync(file, mode);
   return file;
-}
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 let emulator: { urls: string[]; close(): Promise<void> };

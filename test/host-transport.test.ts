@@ -12,6 +12,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { Worker } from "node:worker_threads";
 import { repoRoot } from "./helpers/guest.js";
+import { freePort } from "./helpers/ports.js";
 
 const built = (p: string) => import(path.join(repoRoot, "build/host", p));
 const { httpPost, newAgent, SyncTransport, loadTrustAnchors, MAX_REPLY_BYTES } = await built("transport/index.js");
@@ -92,13 +93,6 @@ async function rawServer(reply: Buffer, close = true): Promise<string> {
   }));
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
-}
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 const body = new TextEncoder().encode("<soap:Envelope>logon</soap:Envelope>");

@@ -12,6 +12,8 @@ import net from "node:net";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./ports.js";
+export { freePort };
 
 export const PAM_WRAPPER_LIB = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
 export const WWW_DATA_UID = 33;
@@ -92,26 +94,25 @@ export function isRunning(pid: number): boolean {
   return stat !== undefined && stat.state !== "Z" && stat.state !== "X";
 }
 
-/** Live (non-zombie) processes of process group `pgrp`. */
-export function processGroupMembers(pgrp: number): number[] {
-  const members: number[] = [];
+/** Live (non-zombie) processes whose /proc stat matches. */
+function liveProcesses(match: (stat: NonNullable<ReturnType<typeof procStat>>) => boolean): number[] {
+  const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = procStat(Number(entry));
-    if (stat && stat.pgrp === pgrp && stat.state !== "Z" && stat.state !== "X") members.push(stat.pid);
+    if (stat && stat.state !== "Z" && stat.state !== "X" && match(stat)) found.push(stat.pid);
   }
-  return members;
+  return found;
+}
+
+/** Live (non-zombie) processes of process group `pgrp`. */
+export function processGroupMembers(pgrp: number): number[] {
+  return liveProcesses((stat) => stat.pgrp === pgrp);
 }
 
 /** Live (non-zombie) children of `ppid`. */
 export function childProcesses(ppid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat && stat.ppid === ppid && stat.state !== "Z" && stat.state !== "X") children.push(stat.pid);
-  }
-  return children;
+  return liveProcesses((stat) => stat.ppid === ppid);
 }
 
 /** Real, effective, saved and filesystem uid of a process, from /proc/PID/status. */
@@ -275,17 +276,6 @@ export function assertReadableByOthers(file: string) {
 
 function readIfExists(file: string): string {
   return existsSync(file) ? readFileSync(file, "utf8") : "";
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1 (for daemons that cannot listen on port 0). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, "close");
-  return port;
 }
 
 function canConnect(port: number): Promise<boolean> {
