@@ -9,12 +9,17 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const moduleSo = path.join(root, "build/pam_mapi.so");
+const builtModule = path.join(root, "build/pam_mapi.so");
+const installedModule = "/lib/x86_64-linux-gnu/security/pam_mapi.so";
+// Once installed (`sudo npm run install-module`), the PAM lines name the module by its bare name, exactly as
+// an administrator's /etc/pam.d lines do; before that, the build's absolute path.
+const installed = existsSync(installedModule);
+const moduleSo = installed ? "pam_mapi.so" : builtModule;
 const emulatorJs = path.join(root, "build/host/emulator/index.js");
 const wrapper = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
 
 for (const [file, fix] of [
-  [moduleSo, "run `npm run build` (or `sudo bash scripts/setup.sh`) first"],
+  [builtModule, "run `npm run build` (or `sudo bash scripts/setup.sh`) first"],
   [emulatorJs, "run `npm run build` first"],
   [wrapper, "install libpam-wrapper (`sudo bash scripts/setup.sh` does)"],
 ]) {
@@ -66,7 +71,7 @@ const cases = [
   ["imap", "alice", "Secr3t!", 1, "alice on imap (feature disabled for her)"],
 ];
 console.log(`demo: Kopano emulator on ${unixUrl} and ${httpUrl}`);
-console.log(`demo: PAM services in ${confdir}, module ${moduleSo}\n`);
+console.log(`demo: PAM services in ${confdir}, module ${installed ? `${moduleSo} (installed: ${installedModule})` : `${moduleSo} (not installed: \`sudo npm run install-module\` puts it where /etc/pam.d lines find it)`}\n`);
 let wrong = 0;
 for (const [service, user, password, expect, what] of cases) {
   const r = await pamtester(service, user, password);
