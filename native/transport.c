@@ -266,11 +266,12 @@ enum transport_result transport_post(struct transport *t, uint32_t server, const
   }
   if (t->options.debug) {
     unsigned long ms = (unsigned long)((now_ns() - start) / 1000000u);
+    /* Numbered from 1, as the guest's own lines number them. */
     if (result == TRANSPORT_OK)
       log_host(t->pamh, LOG_DEBUG, "server %u (%s): %zu bytes sent, HTTP %ld, %zu bytes received in %lu ms",
-               server, display_name(s), len, status, t->reply_len, ms);
+               server + 1, display_name(s), len, status, t->reply_len, ms);
     else
-      log_host(t->pamh, LOG_DEBUG, "server %u (%s): %s after %lu ms (HTTP %ld; curl: %s)", server, display_name(s),
+      log_host(t->pamh, LOG_DEBUG, "server %u (%s): %s after %lu ms (HTTP %ld; curl: %s)", server + 1, display_name(s),
                transport_result_name(result), ms, status, t->error[0] ? t->error : curl_easy_strerror(rc));
   }
   if (result != TRANSPORT_OK) {
