@@ -2,13 +2,17 @@
 // on, printing what happened per server, the PAM verdict, its cause and the fix.
 import { runAuthentication, runConfigure } from "../authenticate.js";
 import { ConfigFileError, configPathFor, readConfigFile } from "../config-file.js";
-import { advise, adviseOnTransport } from "./advice.js";
+import { advise, adviseOnTransport, type Advice } from "./advice.js";
+import { paintFor, paintResult } from "./colour.js";
+import { settingsJson, writeJson } from "./json.js";
 import { moduleArguments, parseCommandLine, UsageError } from "./arguments.js";
 import { EXIT } from "./exit-codes.js";
 import { ms, settingsLines } from "./format.js";
 import type { CliIo } from "./io.js";
 import { PasswordInterrupted, readPassword } from "./password.js";
 import type { PostRecord } from "../transport/types.js";
+import type { LogLine } from "../authenticate.js";
+import type { Verdict } from "../guest-values.js";
 
 export const CHECK_HELP = `Usage: pam-mapi check USER [options]
 
@@ -23,12 +27,15 @@ Options:
   --arg KEY=VALUE     a module argument as on the /etc/pam.d line (repeatable), e.g. --arg socket=https://mail:237/
   --password-stdin    read the password from stdin
   --rhost HOST        the remote host to report to the guest (PAM_RHOST)
+  --json              print one JSON document (settings, each server, verdict, cause, fix) instead of the report
   --verbose           show progress while waiting on a slow server even when stderr is not a terminal
   --help              this text
 
 Certificates are always verified. Without cafile=/capath= this command trusts the system store
 (/etc/ssl/certs/ca-certificates.crt), exactly as pam_mapi.so does.
 No proxy variable (http_proxy, HTTPS_PROXY, ...) changes where this command connects.
+Progress while waiting on a slow server goes to stderr when it is a terminal (or with --verbose); colour
+only when stdout is a terminal and NO_COLOR is unset.
 
 Exit codes: 0 accepted, 1 denied, 2 usage error, 3 configuration error, 4 servers unavailable, 5 internal error.`;
 
@@ -39,6 +46,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     arg: { type: "string", multiple: true },
     "password-stdin": { type: "boolean", default: false },
     rhost: { type: "string", default: "" },
+    json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -52,19 +60,47 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   if (service === "") throw new UsageError("--service needs a non-empty name");
   // Debug is forced on so the guest explains itself (er codes, feature lists); never a password.
   const args = [...moduleArguments(values.arg), "debug"];
-  const out = (line: string) => io.stdout.write(`${line}\n`);
+  const json = values.json!;
+  // In --json mode the report lines are not printed; the same facts go into one document at the end.
+  const out = (line: string) => { if (!json) io.stdout.write(`${line}\n`); };
   const err = (line: string) => io.stderr.write(`${line}\n`);
+  const paint = paintFor(io.stdout, io.env ?? process.env);
+  const report: CheckReport = { user, service, configuration: { path: "", present: false }, settings: null, servers: [], log: [] };
+  const finish = (advice: Advice, verdict?: Verdict): number => {
+    if (json) {
+      writeJson(io.stdout, {
+        command: "check", ...report,
+        result: { pam: advice.pam, code: verdict?.code ?? null, reason: verdict?.reason ?? null, user: verdict?.user || null },
+        cause: advice.cause, fix: advice.fix ?? null, exitCode: advice.exitCode,
+      });
+      return advice.exitCode;
+    }
+    const colour = paintResult(paint, advice.pam);
+    out(`result: ${colour(advice.pam)}${verdict ? ` (${verdict.code})${verdict.reason ? ` — ${verdict.reason}` : ""}` : ""}`);
+    if (verdict?.code === "success" && verdict.user) out(`user:   ${verdict.user}`);
+    out(`cause:  ${advice.cause}`);
+    if (advice.fix) out(`fix:    ${advice.fix}`);
+    return advice.exitCode;
+  };
+  const guestLog = (line: LogLine) => {
+    report.log.push(line);
+    out(`  guest ${line.level}: ${line.message}`);
+  };
 
   const where = configPathFor(args, values.config);
+  report.configuration.path = where.path;
   let config: Uint8Array;
   try {
     config = readConfigFile(where.path, where.explicit);
   } catch (e) {
     if (!(e instanceof ConfigFileError)) throw e;
-    err(`pam-mapi: configuration file ${e.message}`);
-    err(`fix: ${e.fix}`);
+    const advice = { pam: "PAM_SERVICE_ERR", cause: `configuration file ${e.message}`, fix: e.fix, exitCode: EXIT.config };
+    if (json) return finish(advice);
+    err(`pam-mapi: ${advice.cause}`);
+    err(`fix: ${advice.fix}`);
     return EXIT.config;
   }
+  report.configuration.present = config.length > 0;
   out(`pam-mapi check ${user} (PAM service ${service}; configuration ${config.length ? where.path : `${where.path} absent, module arguments only`})`);
 
   // Pin and show the servers before the password is read, as pam_mapi.so does.
@@ -72,12 +108,10 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   if (!configured.ok) {
     const advice = advise({ verdict: { code: "service-err", reason: configured.message, user: "" },
       failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user);
-    for (const line of configured.logs) out(`  guest ${line.level}: ${line.message}`);
-    out(`result: ${advice.pam}`);
-    out(`cause:  ${advice.cause}`);
-    out(`fix:    ${advice.fix}`);
-    return advice.exitCode;
+    for (const line of configured.logs) guestLog(line);
+    return finish(advice);
   }
+  report.settings = settingsJson(configured.settings);
   out("effective settings:");
   for (const line of settingsLines(configured.settings)) out(line);
 
@@ -94,19 +128,26 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const showProgress = Boolean(io.stderr.isTTY) || values.verbose!;
   out("authentication:");
   const outcome = await runAuthentication({ service, user, password, args, config, rhost: values.rhost! }, {
-    onLog: (line) => out(`  guest ${line.level}: ${line.message}`),
-    onPost: (record) => out(describePost(record)),
+    onLog: guestLog,
+    onPost: (record) => {
+      report.servers.push(record);
+      out(describePost(record));
+    },
     onWaiting: showProgress
       ? (w) => err(`pam-mapi: still waiting for server ${w.server + 1} (${w.url}) after ${ms(w.elapsedMs)}; deadline in ${ms(w.remainingMs)}`)
       : undefined,
   });
   if (outcome.posts.length === 0) out("  no server was contacted");
-  const advice = advise(outcome, user);
-  out(`result: ${advice.pam} (${outcome.verdict.code})${outcome.verdict.reason ? ` — ${outcome.verdict.reason}` : ""}`);
-  if (outcome.verdict.code === "success" && outcome.verdict.user) out(`user:   ${outcome.verdict.user}`);
-  out(`cause:  ${advice.cause}`);
-  if (advice.fix) out(`fix:    ${advice.fix}`);
-  return advice.exitCode;
+  return finish(advise(outcome, user), outcome.verdict);
+}
+
+interface CheckReport {
+  user: string;
+  service: string;
+  configuration: { path: string; present: boolean };
+  settings: ReturnType<typeof settingsJson> | null;
+  servers: PostRecord[];
+  log: LogLine[];
 }
 
 function describePost(p: PostRecord): string {

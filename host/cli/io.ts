@@ -15,4 +15,6 @@ export interface CliIo {
   stderr: CliOutput;
   /** where SIGINT/SIGTERM arrive (`pam-mapi emulate`); process by default */
   signals?: EventEmitter;
+  /** the environment (NO_COLOR, TERM); process.env by default */
+  env?: NodeJS.ProcessEnv;
 }

@@ -29,6 +29,10 @@ Commands:
 Options:
   --help       show help (also after every command: pam-mapi check --help)
   --version    print the version
+  --json       after check or config: one JSON document on stdout instead of the report
+
+Environment:
+  NO_COLOR     set (non-empty) for no colour; colour is used only when stdout is a terminal
 
 ${EXIT_CODE_HELP}`;
 
