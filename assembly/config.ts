@@ -58,6 +58,8 @@ export class Settings {
   ignoreUnavailable: bool = false;
   quiet: bool = false;
   debug: bool = false;
+  /** chauthtok: take the new password from an earlier module (pam_pwquality) instead of prompting. */
+  useAuthtok: bool = false;
 }
 
 export class ConfigResult {
@@ -65,7 +67,7 @@ export class ConfigResult {
   error: string = "";
 }
 
-// Key indices; the booleans are contiguous so a layer keeps them as bits.
+// Key indices; a layer keeps the booleans as bits at their index.
 const K_SOCKET = 0;
 const K_SERVICE = 1;
 const K_TIMEOUT = 2;
@@ -77,11 +79,12 @@ const K_IGNORE_UNAVAILABLE = 7;
 const K_QUIET = 8;
 const K_DEBUG = 9;
 const K_CONFIG = 10;
+const K_USE_AUTHTOK = 11; // a boolean, appended after config so the older indices stay
 const KEY_NAMES: Array<string> = [
   "socket", "service", "timeout", "cafile", "capath",
-  "try_first_pass", "use_first_pass", "ignore_unavailable", "quiet", "debug", "config",
+  "try_first_pass", "use_first_pass", "ignore_unavailable", "quiet", "debug", "config", "use_authtok",
 ];
-const FILE_KEYS = "socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug";
+const FILE_KEYS = "socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok";
 const ARGUMENT_KEYS = FILE_KEYS + ", config";
 
 function keyIndex(name: string): i32 {
@@ -92,7 +95,7 @@ function keyIndex(name: string): i32 {
 /** The keys one place (top level, one section, the arguments) sets, with where each was set. */
 class Layer {
   set: u32 = 0;
-  where: StaticArray<i32> = new StaticArray<i32>(11);
+  where: StaticArray<i32> = new StaticArray<i32>(12);
   servers: Array<string> = [];
   features: Array<string> = [];
   timeoutMs: u32 = 0;
@@ -115,6 +118,7 @@ class Layer {
     if (this.has(K_IGNORE_UNAVAILABLE)) to.ignoreUnavailable = this.flag(K_IGNORE_UNAVAILABLE);
     if (this.has(K_QUIET)) to.quiet = this.flag(K_QUIET);
     if (this.has(K_DEBUG)) to.debug = this.flag(K_DEBUG);
+    if (this.has(K_USE_AUTHTOK)) to.useAuthtok = this.flag(K_USE_AUTHTOK);
   }
 
   private flag(k: i32): bool {
@@ -127,7 +131,7 @@ class Layer {
     if (this.has(k)) return "duplicate key '" + name + "' (first set " + whereWord + " " + this.where[k].toString() + ")";
     this.set |= <u32>1 << k;
     this.where[k] = where;
-    if (k >= K_TRY_FIRST_PASS && k <= K_DEBUG) {
+    if ((k >= K_TRY_FIRST_PASS && k <= K_DEBUG) || k == K_USE_AUTHTOK) {
       const b = bare ? 1 : parseBoolean(value);
       if (b < 0) return name + ": '" + shown(value) + "' is not a boolean (allowed: yes, no, true, false, on, off, 1, 0, or the bare key)";
       if (b == 1) this.booleans |= <u32>1 << k;

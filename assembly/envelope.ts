@@ -4,6 +4,7 @@
 import { Bytes, ByteWriter } from "./bytes";
 import { appendBase64Xor } from "./base64";
 import { utf8CodePoint, utf8SequenceLength } from "./utf8";
+import { MvProp } from "./reply";
 
 export const CAP_LARGE_SESSIONID: u32 = 0x10;
 export const CAP_UNICODE: u32 = 0x200;
@@ -108,6 +109,49 @@ export function logoffEnvelope(sessionId: u64): ByteWriter {
   out.text("<ns:logoff>");
   element(out, "ulSessionId", sessionId.toString());
   out.text("</ns:logoff>");
+  out.text(TAIL);
+  return out;
+}
+
+/** The unsigned-int marker setUser reads as "leave unchanged" (kopano-chauthtok.md §2.1: -1 is a SOAP fault). */
+export const UNCHANGED: u32 = 0xffffffff;
+
+/**
+ * `ns:setUser` in the safe shape of kopano-chauthtok.md §8: the user's own id, the new password sent plain
+ * (the server stores a `{2}:` form literally), the four numbers as "unchanged" (omitted ones would arrive as 0),
+ * the MV property lists copied from getUser (omitted ones would be deleted), and no other string field.
+ */
+export function setUserEnvelope(sessionId: u64, userId: u32, newPassword: Bytes, mvProps: Array<MvProp>): ByteWriter {
+  const out = new ByteWriter(2048 + newPassword.len * 5);
+  out.text(HEAD);
+  out.text("<ns:setUser>");
+  element(out, "ulSessionId", sessionId.toString());
+  out.text("<lpsUser>");
+  element(out, "ulUserId", userId.toString());
+  out.text("<lpszPassword>");
+  appendEscaped(out, newPassword);
+  out.text("</lpszPassword>");
+  element(out, "ulIsAdmin", UNCHANGED.toString());
+  element(out, "ulIsABHidden", UNCHANGED.toString());
+  element(out, "ulCapacity", UNCHANGED.toString());
+  element(out, "ulObjClass", UNCHANGED.toString());
+  if (mvProps.length > 0) {
+    out.text("<lpsMVPropmap>");
+    for (let i = 0; i < mvProps.length; i++) {
+      const p = mvProps[i];
+      out.text("<item>");
+      element(out, "ulPropId", p.propId.toString());
+      out.text('<sValues SOAP-ENC:arrayType="xsd:string[' + p.values.length.toString() + ']">');
+      for (let k = 0; k < p.values.length; k++) {
+        out.text("<item>");
+        appendEscaped(out, Bytes.ofString(p.values[k]));
+        out.text("</item>");
+      }
+      out.text("</sValues></item>");
+    }
+    out.text("</lpsMVPropmap>");
+  }
+  out.text("</lpsUser></ns:setUser>");
   out.text(TAIL);
   return out;
 }

@@ -97,7 +97,7 @@ function unavailable(problem: string): ServerOutcome {
 }
 
 /** A reply the guest can read (status 200), or why not. */
-function exchangeProblem(r: PostResult, what: string): string {
+export function exchangeProblem(r: PostResult, what: string): string {
   if (!r.ok) return what + ": " + r.error;
   if (r.status == 500) {
     const fault = readFault(r.body);

@@ -3,6 +3,7 @@
 import "./trap";
 import { alloc, readByteList, readBytes, readText, storeString, storeStringList } from "./abi";
 import { parseSettings } from "./config";
+import { ChangeRequest, chauthtok as runChange, Phase } from "./chauthtok";
 import { authenticate as runFlow, Request } from "./flow";
 import { isStrictUtf8 } from "./utf8";
 import { Code, Verdict } from "./verdict";
@@ -52,6 +53,7 @@ export function configure(
       if (s.ignoreUnavailable) flags |= 4;
       if (s.quiet) flags |= 8;
       if (s.debug) flags |= 16;
+      if (s.useAuthtok) flags |= 32;
       store<u8>(CONFIGURE_RET, flags, 32);
       return CONFIGURE_RET;
     }
@@ -89,3 +91,22 @@ export function authenticate(
   return writeVerdict(verdict);
 }
 
+export function chauthtok(
+  servicePtr: usize, serviceLen: usize, phase: u32, userPtr: usize, userLen: usize, oldPtr: usize, oldLen: usize,
+  newPtr: usize, newLen: usize, argsPtr: usize, argsLen: usize, configPtr: usize, configLen: usize,
+  rhostPtr: usize, rhostLen: usize,
+): usize {
+  const service = readText(servicePtr, serviceLen);
+  const user = readBytes(userPtr, userLen);
+  const oldPassword = readBytes(oldPtr, oldLen);
+  const newPassword = readBytes(newPtr, newLen);
+  const args = readArgs(argsPtr, argsLen);
+  const config = readBytes(configPtr, configLen);
+  const rhost = readText(rhostPtr, rhostLen);
+  if (phase > <u32>Phase.Update || service == null || user == null || oldPassword == null || newPassword == null ||
+      args == null || config == null || rhost == null) {
+    return writeVerdict(new Verdict(Code.ServiceErr, "the host passed invalid input"));
+  }
+  return writeVerdict(runChange(new ChangeRequest(
+    service, <Phase>phase, user, oldPassword, newPassword, args, config, rhost)));
+}

@@ -26,11 +26,20 @@ export class LogonReply {
   capabilities: u32 = 0;
 }
 
+/** One `lpsMVPropmap` item: a property id and its string values, kept whole so setUser can send it back. */
+export class MvProp {
+  constructor(public propId: u32, public values: Array<string>) {}
+}
+
 export class UserReply {
   readable: bool = false;
   problem: string = "";
   er: u32 = 0;
+  /** 0 when the reply did not carry ulUserId */
+  userId: u32 = 0;
   username: string = "";
+  /** every item of lpsMVPropmap in reply order; empty when there was none */
+  mvProps: Array<MvProp> = new Array<MvProp>();
   objClass: u32 = 0;
   enabled: Array<string> | null = null;
   disabled: Array<string> | null = null;
@@ -294,13 +303,22 @@ export function readLogonReply(body: Bytes): LogonReply {
 }
 
 export function readLogoffReply(body: Bytes): LogoffReply {
+  return readResultReply(body, "logoffResponse", "logoff");
+}
+
+/** `<ns:setUserResponse><result>N</result></ns:setUserResponse>` (kopano-chauthtok.md §2.1: `result`, not `er`). */
+export function readSetUserReply(body: Bytes): LogoffReply {
+  return readResultReply(body, "setUserResponse", "setUser");
+}
+
+function readResultReply(body: Bytes, element: string, operation: string): LogoffReply {
   const out = new LogoffReply();
   const r = new Reading();
-  const resp = responseElement(body, "logoffResponse", r);
+  const resp = responseElement(body, element, r);
   if (resp != null) {
     const f = fields(resp!, ["result"], r);
     if (r.ok) {
-      if (f[0] == null) r.fail("no result in the logoff reply");
+      if (f[0] == null) r.fail("no result in the " + operation + " reply");
       else out.result = readU32(f[0]!, r);
     }
   }
@@ -325,7 +343,7 @@ export function readGetUserReply(body: Bytes): UserReply {
 
 function readUser(user: XmlElement, out: UserReply, r: Reading): void {
   if (!plainStruct(user, "lpsUser", r)) return;
-  const f = fields(user, ["lpszUsername", "ulObjClass", "lpsMVPropmap"], r);
+  const f = fields(user, ["lpszUsername", "ulObjClass", "lpsMVPropmap", "ulUserId"], r);
   if (!r.ok) return;
   if (f[0] == null) {
     r.fail("no lpszUsername in lpsUser");
@@ -337,6 +355,7 @@ function readUser(user: XmlElement, out: UserReply, r: Reading): void {
     return;
   }
   out.objClass = readU32(f[1]!, r);
+  if (f[3] != null) out.userId = readU32(f[3]!, r);
   if (f[2] != null) readPropmap(f[2]!, out, r);
 }
 
@@ -367,6 +386,7 @@ function readPropmap(map: XmlElement, out: UserReply, r: Reading): void {
     seen.push(propId);
     const values = readStringArray(f[1]!, r);
     if (!r.ok) return;
+    out.mvProps.push(new MvProp(propId, values));
     if (propId == PR_EC_ENABLED_FEATURES_A) out.enabled = values;
     else if (propId == PR_EC_DISABLED_FEATURES_A) out.disabled = values;
   }

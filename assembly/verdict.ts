@@ -7,6 +7,9 @@ export const enum Code {
   AuthinfoUnavail = 3,
   Ignore = 4,
   ServiceErr = 5,
+  /** chauthtok: the change was refused or not confirmed; the reason is written for the user */
+  AuthtokErr = 6,
+  TryAgain = 7,
 }
 
 export class Verdict {

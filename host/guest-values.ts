@@ -3,13 +3,15 @@
 // left to check is that they are what the contract allows and sane to print or act on.
 
 export type Level = "error" | "warning" | "notice" | "info" | "debug";
-export type Code = "success" | "auth-err" | "perm-denied" | "authinfo-unavail" | "ignore" | "service-err";
+export type Code =
+  | "success" | "auth-err" | "perm-denied" | "authinfo-unavail" | "ignore" | "service-err" | "authtok-err" | "try-again";
 export interface Options {
   tryFirstPass: boolean;
   useFirstPass: boolean;
   ignoreUnavailable: boolean;
   quiet: boolean;
   debug: boolean;
+  useAuthtok: boolean;
 }
 export interface Settings {
   servers: string[];
@@ -20,7 +22,9 @@ export interface Settings {
 }
 export interface Verdict { code: Code; reason: string; user: string }
 
-export const CODES: readonly Code[] = ["success", "auth-err", "perm-denied", "authinfo-unavail", "ignore", "service-err"];
+export const CODES: readonly Code[] = [
+  "success", "auth-err", "perm-denied", "authinfo-unavail", "ignore", "service-err", "authtok-err", "try-again",
+];
 export const LEVELS: readonly Level[] = ["error", "warning", "notice", "info", "debug"];
 const MAX_REASON = 1024;
 const MAX_LOG_LINE = 4096;
@@ -88,6 +92,7 @@ export function checkSettings(raw: unknown): Settings {
       ignoreUnavailable: flag(o.ignoreUnavailable),
       quiet: flag(o.quiet),
       debug: flag(o.debug),
+      useAuthtok: flag(o.useAuthtok),
     },
   };
 }

@@ -19,6 +19,8 @@ export interface GuestImports {
 export interface RawGuest {
   configure(service: string, args: string[], config: Uint8Array): unknown;
   authenticate(service: string, user: string, password: Uint8Array, args: string[], config: Uint8Array, rhost: string): unknown;
+  chauthtok(service: string, phase: "prelim" | "update", user: string, oldPassword: Uint8Array, newPassword: Uint8Array,
+    args: string[], config: Uint8Array, rhost: string): unknown;
 }
 export interface GuestInstance {
   exports: RawGuest;

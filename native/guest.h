@@ -33,7 +33,8 @@ enum {
   OPT_IGNORE_UNAVAILABLE = 1u << 2,
   OPT_QUIET = 1u << 3,
   OPT_DEBUG = 1u << 4,
-  OPT_ALL = 0x1f,
+  OPT_USE_AUTHTOK = 1u << 5,
+  OPT_ALL = 0x3f,
 };
 
 struct guest_strings {
@@ -57,7 +58,12 @@ struct settings {
   unsigned options;
 };
 
-enum verdict_code { V_SUCCESS, V_AUTH_ERR, V_PERM_DENIED, V_AUTHINFO_UNAVAIL, V_IGNORE, V_SERVICE_ERR, V_COUNT };
+enum verdict_code {
+  V_SUCCESS, V_AUTH_ERR, V_PERM_DENIED, V_AUTHINFO_UNAVAIL, V_IGNORE, V_SERVICE_ERR, V_AUTHTOK_ERR, V_TRY_AGAIN, V_COUNT
+};
+
+/* chauthtok's two passes, as the WIT `phase` enum. */
+enum guest_phase { PHASE_PRELIM = 0, PHASE_UPDATE = 1 };
 
 struct verdict {
   enum verdict_code code;
@@ -72,6 +78,12 @@ enum guest_status guest_configure(struct guest_host *host, const char *service, 
 enum guest_status guest_authenticate(struct guest_host *host, const char *service, const char *user,
                                      struct bytes password, struct guest_strings args, struct bytes config,
                                      const char *rhost, struct verdict *out, const char **detail);
+
+/* A password change pass (wit `chauthtok`); `new_password` is ignored by the prelim phase. */
+enum guest_status guest_chauthtok(struct guest_host *host, const char *service, enum guest_phase phase,
+                                  const char *user, struct bytes old_password, struct bytes new_password,
+                                  struct guest_strings args, struct bytes config, const char *rhost,
+                                  struct verdict *out, const char **detail);
 
 void settings_clear(struct settings *s);
 void verdict_clear(struct verdict *v);

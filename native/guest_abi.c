@@ -221,6 +221,50 @@ enum guest_status guest_authenticate(struct guest_host *host, const char *servic
   return status;
 }
 
+struct chauthtok_call {
+  const char *service, *user, *rhost;
+  enum guest_phase phase;
+  struct bytes old_password, new_password, config;
+  struct guest_strings args;
+  struct verdict *out;
+  const char *detail;
+};
+
+static enum guest_status chauthtok_body(struct guest *g, void *arg) {
+  struct chauthtok_call *c = arg;
+  struct lowering lw = {0};
+  uint32_t a[15];
+  a[2] = (uint32_t)c->phase;
+  if (!lower_string(g, &lw, c->service, &a[0]) || !lower_string(g, &lw, c->user, &a[3]) ||
+      !lower_bytes(g, &lw, c->old_password.data, c->old_password.len, 1, &a[5]) ||
+      !lower_bytes(g, &lw, c->new_password.data, c->new_password.len, 1, &a[7]) ||
+      !lower_strings(g, &lw, c->args, &a[9]) || !lower_bytes(g, &lw, c->config.data, c->config.len, 1, &a[11]) ||
+      !lower_string(g, &lw, c->rhost, &a[13])) {
+    c->detail = lw.detail;
+    return GUEST_BAD_OUTPUT;
+  }
+  a[6] = (uint32_t)c->old_password.len;
+  a[8] = (uint32_t)c->new_password.len;
+  a[12] = (uint32_t)c->config.len;
+  return lift_verdict(g, guest_call_chauthtok(g, a), c->out, &c->detail);
+}
+
+enum guest_status guest_chauthtok(struct guest_host *host, const char *service, enum guest_phase phase,
+                                  const char *user, struct bytes old_password, struct bytes new_password,
+                                  struct guest_strings args, struct bytes config, const char *rhost,
+                                  struct verdict *out, const char **detail) {
+  memset(out, 0, sizeof *out);
+  out->code = V_SERVICE_ERR;
+  struct chauthtok_call c = {service, user, rhost, phase, old_password, new_password, config, args, out, NULL};
+  enum guest_status status = guest_run(host, chauthtok_body, &c, detail);
+  if (status != GUEST_OK && status != GUEST_TRAP) *detail = c.detail;
+  if (status != GUEST_OK) {
+    verdict_clear(out);
+    out->code = V_SERVICE_ERR;
+  }
+  return status;
+}
+
 void settings_clear(struct settings *s) {
   if (s->servers)
     for (size_t i = 0; i < s->server_count; i++) free(s->servers[i]);

@@ -90,6 +90,11 @@ uint32_t guest_call_authenticate(struct guest *g, const uint32_t a[12]) {
                                   a[11]);
 }
 
+uint32_t guest_call_chauthtok(struct guest *g, const uint32_t a[15]) {
+  return Z_pam_mapiZ_chauthtok(&g->instance, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11],
+                               a[12], a[13], a[14]);
+}
+
 void guest_fault(struct guest *g, const char *fault) {
   g->host->fault = fault;
   wasm_rt_trap(WASM_RT_TRAP_OOB);

@@ -21,6 +21,7 @@ struct guest_host *guest_host_of(struct guest *g);
 uint32_t guest_call_realloc(struct guest *g, uint32_t old_ptr, uint32_t old_size, uint32_t align, uint32_t size);
 uint32_t guest_call_configure(struct guest *g, const uint32_t a[6]);
 uint32_t guest_call_authenticate(struct guest *g, const uint32_t a[12]);
+uint32_t guest_call_chauthtok(struct guest *g, const uint32_t a[15]);
 
 /* Abort the running guest call from an import because it broke the contract (fault goes to the log). */
 _Noreturn void guest_fault(struct guest *g, const char *fault);

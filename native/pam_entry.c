@@ -189,6 +189,8 @@ static int conclude(struct auth_call *c, enum verdict_code code) {
       return PAM_AUTHINFO_UNAVAIL;
     case V_IGNORE:
       return PAM_IGNORE;
+    case V_AUTHTOK_ERR: /* chauthtok's codes: never a sign-in */
+    case V_TRY_AGAIN:
     case V_SERVICE_ERR:
     case V_COUNT:
       break;
@@ -299,8 +301,150 @@ EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const c
   return PAM_IGNORE;
 }
 
-/* Password changes go through the server in a later issue; until then this module takes no part. */
+/* ---- password change (kopano-chauthtok.md §8; the flow itself is the guest's) ---------------------------- */
+
+/* A guest sentence for the user through the conversation, control characters replaced; nothing if PAM_SILENT. */
+static void tell_user(pam_handle_t *pamh, int flags, const char *text) {
+  if ((flags & PAM_SILENT) || text == NULL || *text == '\0') return;
+  char shown[512];
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)text; *p && n + 1 < sizeof shown; p++, n++)
+    shown[n] = (*p < 0x20 || *p == 0x7f) ? '?' : (char)*p;
+  shown[n] = '\0';
+  pam_error(pamh, "%s", shown);
+}
+
+/* One guest `chauthtok` pass with a fresh transport; the PAM code it maps to. */
+static int chauthtok_once(struct auth_call *c, int flags, enum guest_phase phase, const struct secret *old_password,
+                          const struct secret *new_password) {
+  struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
+  struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
+  if (transport == NULL) {
+    log_host(c->pamh, LOG_ERR, "chauthtok: cannot set up the transport (out of memory or libcurl failure)");
+    return PAM_SERVICE_ERR;
+  }
+  struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
+  struct verdict verdict;
+  const char *detail = NULL;
+  enum guest_status status = guest_chauthtok(
+      &host, c->service, phase, c->user, (struct bytes){(const uint8_t *)old_password->data, old_password->len},
+      (struct bytes){(const uint8_t *)new_password->data, new_password->len}, c->args,
+      (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  transport_free(transport);
+  int rc = PAM_SERVICE_ERR;
+  if (status != GUEST_OK) {
+    log_host(c->pamh, LOG_ERR, "chauthtok: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
+             detail ? detail : "no detail");
+  } else {
+    if (c->debug)
+      log_host(c->pamh, LOG_DEBUG, "chauthtok %s verdict %d for \"%s\": %s", phase == PHASE_PRELIM ? "prelim" : "update",
+               (int)verdict.code, c->user, verdict.reason);
+    switch (verdict.code) {
+      case V_SUCCESS: rc = PAM_SUCCESS; break;
+      case V_AUTH_ERR: rc = PAM_AUTH_ERR; break;
+      case V_PERM_DENIED: rc = PAM_PERM_DENIED; break;
+      case V_AUTHINFO_UNAVAIL: rc = PAM_AUTHINFO_UNAVAIL; break;
+      case V_IGNORE: rc = PAM_IGNORE; break;
+      case V_TRY_AGAIN: rc = PAM_TRY_AGAIN; break;
+      case V_AUTHTOK_ERR:
+        tell_user(c->pamh, flags, verdict.reason);
+        rc = PAM_AUTHTOK_ERR;
+        break;
+      case V_SERVICE_ERR:
+      case V_COUNT: break;
+    }
+  }
+  verdict_clear(&verdict);
+  return rc;
+}
+
+/* Asks once (echo off) and copies the answer; the copy is the caller's to wipe. */
+static int ask_secret(pam_handle_t *pamh, const char *prompt, struct secret *out) {
+  char *response = NULL;
+  int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &response, "%s", prompt);
+  if (rc != PAM_SUCCESS || response == NULL) {
+    free(response);
+    return conversation_code(rc == PAM_SUCCESS ? PAM_CONV_ERR : rc);
+  }
+  rc = secret_copy(out, response) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  explicit_bzero(response, strlen(response));
+  free(response);
+  return rc;
+}
+
+/* The current password: PAM_OLDAUTHTOK from an earlier module (try_first_pass/use_first_pass, or the one our
+ * preliminary check stored), else "Current password: ", which then becomes PAM_OLDAUTHTOK for the update pass. */
+static int current_password(struct auth_call *c, bool reuse_stored, struct secret *out) {
+  unsigned options = c->settings.options;
+  const void *stored = NULL;
+  if (reuse_stored || (options & (OPT_TRY_FIRST_PASS | OPT_USE_FIRST_PASS)))
+    pam_get_item(c->pamh, PAM_OLDAUTHTOK, &stored);
+  if (stored != NULL) return secret_copy(out, stored) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  if (options & OPT_USE_FIRST_PASS) {
+    if (c->debug) log_host(c->pamh, LOG_DEBUG, "use_first_pass: no current password from an earlier module");
+    return PAM_AUTHTOK_RECOVERY_ERR;
+  }
+  int rc = ask_secret(c->pamh, "Current password: ", out);
+  if (rc == PAM_SUCCESS) rc = pam_set_item(c->pamh, PAM_OLDAUTHTOK, out->data);
+  return rc;
+}
+
+/* The new password: PAM_AUTHTOK from an earlier module (pam_pwquality) with use_authtok, else asked twice. */
+static int new_password(struct auth_call *c, int flags, struct secret *out) {
+  if (c->settings.options & OPT_USE_AUTHTOK) {
+    const void *stored = NULL;
+    pam_get_item(c->pamh, PAM_AUTHTOK, &stored);
+    if (stored == NULL) {
+      log_host(c->pamh, LOG_ERR, "use_authtok: no new password from an earlier module");
+      return PAM_AUTHTOK_ERR;
+    }
+    return secret_copy(out, stored) == 0 ? PAM_SUCCESS : PAM_BUF_ERR;
+  }
+  struct secret again = {0};
+  int rc = ask_secret(c->pamh, "New password: ", out);
+  if (rc == PAM_SUCCESS) rc = ask_secret(c->pamh, "Retype new password: ", &again);
+  if (rc == PAM_SUCCESS && (again.len != out->len || strcmp(again.data ? again.data : "", out->data ? out->data : "") != 0)) {
+    tell_user(c->pamh, flags, "Sorry, passwords do not match.");
+    rc = PAM_AUTHTOK_ERR;
+  }
+  secret_wipe(&again);
+  if (rc == PAM_SUCCESS) rc = pam_set_item(c->pamh, PAM_AUTHTOK, out->data ? out->data : "");
+  return rc;
+}
+
+static int change_password(struct auth_call *c, int flags) {
+  struct secret old_pw = {0}, new_pw = {0};
+  int rc;
+  if (flags & PAM_PRELIM_CHECK) {
+    rc = current_password(c, false, &old_pw);
+    if (rc == PAM_SUCCESS) rc = chauthtok_once(c, flags, PHASE_PRELIM, &old_pw, &new_pw);
+  } else if (flags & PAM_UPDATE_AUTHTOK) {
+    rc = current_password(c, true, &old_pw);
+    if (rc == PAM_SUCCESS) rc = new_password(c, flags, &new_pw);
+    if (rc == PAM_SUCCESS) rc = chauthtok_once(c, flags, PHASE_UPDATE, &old_pw, &new_pw);
+  } else {
+    rc = PAM_SERVICE_ERR;
+  }
+  secret_wipe(&old_pw);
+  secret_wipe(&new_pw);
+  return rc;
+}
+
 EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  (void)pamh, (void)flags, (void)argc, (void)argv;
-  return PAM_IGNORE;
+  const char *user = NULL;
+  int rc = pam_get_user(pamh, &user, NULL);
+  if (rc != PAM_SUCCESS) return conversation_code(rc);
+  if (user == NULL) return PAM_SERVICE_ERR;
+
+  struct auth_call c = {
+      .pamh = pamh,
+      .service = item_or_empty(pamh, PAM_SERVICE),
+      .user = user,
+      .rhost = item_or_empty(pamh, PAM_RHOST),
+      .args = {argv, argc > 0 ? (size_t)argc : 0},
+  };
+  rc = configure(&c, argc, argv);
+  if (rc == PAM_SUCCESS) rc = change_password(&c, flags);
+  auth_call_release(&c);
+  return rc;
 }

@@ -292,9 +292,9 @@ describe("errors name the place, what is wrong and what is allowed", () => {
   it("unknown key", async () => {
     const file = "; pam_mapi\n\nsocket = file:///run/k.sock\n\n[imap]\nservice = imap\nsockett = http://x/\n";
     expect(await errorOf("imap", [], file)).toBe(line(7) +
-      "unknown key 'sockett' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug)");
+      "unknown key 'sockett' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok)");
     expect(await errorOf("imap", ["debug", "foo=bar"], "")).toBe(
-      "module argument 2 'foo=bar': unknown key 'foo' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, config)");
+      "module argument 2 'foo=bar': unknown key 'foo' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok, config)");
     expect(await errorOf("imap", [], "Socket=file:///x")).toMatch(/^configuration file line 1: unknown key 'Socket'/);
   });
 
@@ -436,7 +436,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
     expect((await settingsOf("imap", ["cafile=/etc/ca.pem;x#y"], "")).cafile).toBe("/etc/ca.pem;x#y");
     expect((await settingsOf("imap", ["config=/etc/security/pam_mapi.conf", "debug"], "")).debug).toBe(true);
     const long = "x".repeat(200);
-    expect(await errorOf("imap", [long], "")).toBe(`module argument 1 '${"x".repeat(80)}...': unknown key '${"x".repeat(80)}...' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, config)`);
+    expect(await errorOf("imap", [long], "")).toBe(`module argument 1 '${"x".repeat(80)}...': unknown key '${"x".repeat(80)}...' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok, config)`);
   });
 });
 

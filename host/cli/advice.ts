@@ -12,6 +12,8 @@ export const PAM_NAMES: Record<Code, string> = {
   "authinfo-unavail": "PAM_AUTHINFO_UNAVAIL",
   "ignore": "PAM_IGNORE",
   "service-err": "PAM_SERVICE_ERR",
+  "authtok-err": "PAM_AUTHTOK_ERR",
+  "try-again": "PAM_TRY_AGAIN",
 };
 
 export interface Advice { pam: string; cause: string; fix?: string; exitCode: number }
@@ -106,6 +108,8 @@ export function advise(outcome: AuthenticationOutcome, user: string): Advice {
         cause: `the server answered, but not with a usable logon reply (${verdict.reason})${unusable}`,
         fix: "see the debug lines above: a SOAP fault or an unexpected er usually means a server version pam_mapi does not know; check the server's log" };
     }
+    case "authtok-err":
+    case "try-again": // only from chauthtok (pam-mapi passwd), never from authenticate
     case "service-err":
       return { pam, exitCode: EXIT.internal, cause: verdict.reason || "the guest reported an internal error",
         fix: "re-run with --verbose; if it persists, report it with this output" };
