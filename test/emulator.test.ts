@@ -451,7 +451,7 @@ describe('logon, getUser and logoff rules', () => {
       const bob = await c.exchange(logonRequest({ szUsername: 'bob', szPassword: 'hunter2 ü' }));
       const g = bodyOf(await c.exchange(getUserRequest(sidOf(bob))));
       expect(g).toContain(
-        '<lpsMVPropmap><item><ulPropId>1739788318</ulPropId><sValues SOAP-ENC:arrayType="xsd:string[5]"><item>imap</item><item>pop3</item><item>mobile</item><item>outlook</item><item>webapp</item></sValues></item><item><ulPropId>1739853854</ulPropId><sValues SOAP-ENC:arrayType="xsd:string[0]"/></item></lpsMVPropmap>',
+        '<lpsMVPropmap><item><ulPropId>1739788318</ulPropId><sValues SOAP-ENC:arrayType="xsd:string[5]"><item>imap</item><item>mobile</item><item>outlook</item><item>pop3</item><item>webapp</item></sValues></item><item><ulPropId>1739853854</ulPropId><sValues SOAP-ENC:arrayType="xsd:string[0]"/></item></lpsMVPropmap>',
       );
       expect(g).toContain('<ulUserId>4</ulUserId><lpszUsername>bob</lpszUsername>');
       // same session from another source IP: END_OF_SESSION for getUser and logoff (session_ip_check)

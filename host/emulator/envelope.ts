@@ -92,6 +92,11 @@ export function logoffResponse(result: number): string {
   return `<ns:logoffResponse><result>${result >>> 0}</result></ns:logoffResponse>`;
 }
 
+/** setUser answers `result`, not `er` (kopano-chauthtok.md §2.1, t01 capture). */
+export function setUserResponse(result: number): string {
+  return `<ns:setUserResponse><result>${result >>> 0}</result></ns:setUserResponse>`;
+}
+
 export interface UserDetailsFields {
   userId: number;
   username: string;

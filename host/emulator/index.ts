@@ -4,12 +4,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { chmodSync, unlinkSync, existsSync } from 'node:fs';
 import { PROFILES, type Profile } from './profiles.js';
-import { UserDirectory, loadUserDb, type EmulatorUser, type UserDb } from './users.js';
+import { UserDirectory, loadUserDb, type AuthMethod, type EmulatorUser, type ResolvedUser, type UserDb, type UserPlugin } from './users.js';
 import { KCmdService } from './kcmd-service.js';
 import { serveConnection, type ListenerKind, type RecordedRequest } from './connection.js';
 import type { FaultMode } from './faults.js';
 
-export type { Profile, EmulatorUser, UserDb, FaultMode, RecordedRequest };
+export type { Profile, EmulatorUser, UserDb, FaultMode, RecordedRequest, UserPlugin, AuthMethod, ResolvedUser };
 export { loadUserDb };
 
 export type Listen =
@@ -24,6 +24,10 @@ export interface EmulatorOptions {
   fault?: FaultMode;
   /** uids logged in without a password over the unix socket (local_admin_users; default [0] = root) */
   localAdminUsers?: number[];
+  /** user_plugin for setUser (default: the user db's userPlugin, else db) */
+  userPlugin?: UserPlugin;
+  /** auth_method (default: the user db's authMethod, else plugin) */
+  authMethod?: AuthMethod;
   log?: (line: string) => void;
 }
 
@@ -32,6 +36,8 @@ export interface Emulator {
   requests: RecordedRequest[];
   setFault(f: FaultMode): void;
   openSessions(): number;
+  /** A copy of a user's record as stored now (password included), or undefined. */
+  user(name: string): ResolvedUser | undefined;
   close(): Promise<void>;
 }
 
@@ -54,7 +60,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const spec = PROFILES[options.profile ?? 'kopano-11'];
   if (!spec) throw new Error(`unknown profile ${options.profile}`);
   const log = options.log ?? (() => {});
-  const service = new KCmdService(spec, new UserDirectory(options.users), options.localAdminUsers ?? [0]);
+  const directory = new UserDirectory(options.users);
+  const service = new KCmdService(spec, directory, options.localAdminUsers ?? [0], {
+    userPlugin: options.userPlugin ?? options.users.userPlugin ?? 'db',
+    authMethod: options.authMethod ?? options.users.authMethod ?? 'plugin',
+  });
   let fault: FaultMode = options.fault ?? { kind: 'none' };
   const requests: RecordedRequest[] = [];
   const servers: net.Server[] = [];
@@ -115,6 +125,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       fault = f;
     },
     openSessions: () => service.sessions.size,
+    user(name: string) {
+      const u = directory.byName(name);
+      return u ? structuredClone(u) : undefined;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));

@@ -2,9 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import type { DecodedRequest } from './soap-decode.js';
 import { CAP, ECHOED_CLIENT_CAPS, KCERR, type ProfileSpec } from './profiles.js';
-import { logonResponse, logoffResponse, getUserResponse, type UserDetailsFields } from './envelope.js';
+import { logonResponse, logoffResponse, getUserResponse, setUserResponse, type UserDetailsFields } from './envelope.js';
+import { setUser } from './set-user.js';
 import { SessionTable } from './sessions.js';
-import { UserDirectory, complementDefaultFeatures, SYSTEM_USER_ID, SYSTEM_USER_NAME, type ResolvedUser } from './users.js';
+import {
+  UserDirectory, complementDefaultFeatures, SYSTEM_USER_ID, SYSTEM_USER_NAME, type AuthMethod, type ResolvedUser, type UserPlugin,
+} from './users.js';
 import { deobfuscatePassword, reinterpretAsWindows1252 } from './password.js';
 
 export type Caller = { kind: 'tcp'; address: string } | { kind: 'unix'; pid: number; uid: number };
@@ -63,7 +66,11 @@ export class KCmdService {
     private readonly spec: ProfileSpec,
     private readonly users: UserDirectory,
     private readonly localAdminUsers: number[],
+    private readonly plugin: { userPlugin: UserPlugin; authMethod: AuthMethod } = { userPlugin: 'db', authMethod: 'plugin' },
   ) {}
+
+  /** auth_method=pam: the passwords setUser wrote to the DB rows, which logon never reads. */
+  readonly dbPasswords = new Map<number, string>();
 
   handle(req: DecodedRequest, caller: Caller): OperationResult {
     switch (req.operation) {
@@ -73,6 +80,8 @@ export class KCmdService {
         return this.logoff(req, caller);
       case 'getUser':
         return this.getUser(req, caller);
+      case 'setUser':
+        return this.setUser(req, caller);
     }
   }
 
@@ -196,6 +205,26 @@ export class KCmdService {
       return { inner: getUserResponse(KCERR.NOT_FOUND, null, this.spec, v), ...frame, summary: 'getUser er=NOT_FOUND' };
     }
     return { inner: getUserResponse(0, details, this.spec, v), ...frame, summary: `getUser user=${details.username} er=0` };
+  }
+
+  private setUser(req: Extract<DecodedRequest, { operation: 'setUser' }>, caller: Caller): OperationResult {
+    // a session from NO_REGISTER_SESSION, a logged-off one or another peer's is END_OF_SESSION (§5.2)
+    const s = this.sessions.validate(req.ulSessionId, callerKey(caller));
+    if (!s) {
+      return { inner: setUserResponse(KCERR.END_OF_SESSION), chunked: false, compressed: false, summary: 'setUser result=END_OF_SESSION' };
+    }
+    const outcome = setUser(
+      { users: this.users, builtinFeatures: this.spec.builtinFeatures, dbPasswords: this.dbPasswords, ...this.plugin },
+      req,
+      s,
+    );
+    const notes = outcome.notes.length > 0 ? ` (${outcome.notes.join('; ')})` : '';
+    return {
+      inner: setUserResponse(outcome.result),
+      chunked: s.chunked,
+      compressed: s.compressed,
+      summary: `setUser result=${outcome.result >>> 0}${notes}`,
+    };
   }
 
   private userDetails(id: number): UserDetailsFields | undefined {

@@ -15,7 +15,7 @@ function message(name: string, parts: [string, string][]): string {
   return `<message name="${name}">${parts.map(([n, t]) => `<part name="${n}" type="xsd:${t}"/>`).join('')}</message>`;
 }
 
-export const KCMD_OPERATIONS = ['logon', 'logoff', 'getUser'] as const;
+export const KCMD_OPERATIONS = ['logon', 'logoff', 'getUser', 'setUser'] as const;
 export type KCmdOperation = (typeof KCMD_OPERATIONS)[number];
 
 export const KCMD_WSDL = `<?xml version="1.0" encoding="UTF-8"?>
@@ -51,6 +51,8 @@ ${message('getUserRequest', [
   ['sUserId', 'base64Binary'],
 ])}
 ${message('getUserResponse', [['er', 'unsignedInt']])}
+${message('setUserRequest', [['ulSessionId', 'unsignedLong']])}
+${message('setUserResponse', [['result', 'unsignedInt']])}
 <portType name="KCmdPortType">
 ${KCMD_OPERATIONS.map(
   (op) => `<operation name="${op}"><input message="tns:${op}Request"/><output message="tns:${op}Response"/></operation>`,

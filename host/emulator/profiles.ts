@@ -33,6 +33,11 @@ const ZARAFA_FEATURES = ['imap', 'pop3'] as const; // §5.1, ZCP common/ECFeatur
 export const KCERR = {
   NONE: 0,
   NOT_FOUND: 0x80000002,
+  NO_ACCESS: 0x80000003, // 2147483651, kopano-chauthtok.md §10.2
+  INVALID_PARAMETER: 0x80000014, // 2147483668, §10.4
+  NO_SUPPORT: 0x80000018, // 2147483672, §7
+  PLUGIN_ERROR: 0x8000001d, // 2147483677, Unix user plugin (§6)
+  NOT_IMPLEMENTED: 0x8000001f, // 2147483679, LDAP user plugin (§6)
   LOGON_FAILED: 0x80000009, // 2147483657, tcp-b/tcp-c captures
   END_OF_SESSION: 0x80000010, // 2147483664, tcp-d2 capture
   INVALID_VERSION: 0x80000021, // 2147483681, tcp-g capture

@@ -7,6 +7,7 @@ import { WSDL } from 'soap';
 import { DOMParser } from '@xmldom/xmldom';
 import { KCMD_WSDL, KCMD_OPERATIONS, type KCmdOperation } from './kcmd-wsdl.js';
 import type { SoapVersion } from './envelope.js';
+import { decodeSetUser, type SetUserRequest } from './setuser-decode.js';
 
 const ZARAFA_NS = 'urn:zarafa';
 const ENV_NS: Record<string, SoapVersion> = {
@@ -41,7 +42,8 @@ export type DecodedRequest =
       szClientApp: SoapString;
     }
   | { operation: 'logoff'; soapVersion: SoapVersion; ulSessionId: bigint }
-  | { operation: 'getUser'; soapVersion: SoapVersion; ulSessionId: bigint; ulUserId: number; sUserId: Buffer };
+  | { operation: 'getUser'; soapVersion: SoapVersion; ulSessionId: bigint; ulUserId: number; sUserId: Buffer }
+  | SetUserRequest;
 
 let wsdlPromise: Promise<WSDL> | undefined;
 
@@ -128,6 +130,8 @@ function unsignedValue(fields: Record<string, unknown>, name: string, bits: 32 |
 
 export async function decodeRequest(xml: string): Promise<DecodedRequest> {
   const { soapVersion, operation } = dispatchOf(xml);
+  // struct user (nested, with arrays) is read from the DOM directly, as gSOAP's soap_in_user would
+  if (operation === 'setUser') return decodeSetUser(xml, soapVersion);
   const wsdl = await kcmdWsdl();
   let parsed: { Body?: Record<string, unknown> };
   try {

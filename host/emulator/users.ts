@@ -15,7 +15,14 @@ export interface EmulatorUser {
   disabledFeatures?: string[];
 }
 
+/** Which kopano-server user_plugin the emulator plays for setUser (kopano-chauthtok.md §6). */
+export type UserPlugin = 'db' | 'ldap' | 'unix';
+/** auth_method: with `pam` the server checks logons elsewhere, so a setUser password never logs in (§3). */
+export type AuthMethod = 'plugin' | 'pam';
+
 export interface UserDb {
+  userPlugin?: UserPlugin;
+  authMethod?: AuthMethod;
   defaultDisabledFeatures?: string[];
   users: EmulatorUser[];
 }
@@ -83,7 +90,8 @@ export class UserDirectory {
 /**
  * ECUserManagement::ComplementDefaultFeatures (kopano-soap.md §5.1): start with every built-in feature enabled,
  * move the server's disabled_features to disabled, then apply the user's explicit enables and disables.
- * Built-in features keep their built-in order; explicit extra names follow in the order given.
+ * Both lists come out sorted, as from the server's std::set: the 11.0.2 capture of a user with imap enabled and
+ * mobile disabled lists "imap outlook webapp" and "mobile pop3" (kopano-chauthtok.md §9, t01 getUser).
  */
 export function complementDefaultFeatures(
   user: ResolvedUser,
@@ -97,5 +105,6 @@ export function complementDefaultFeatures(
   const enabled: string[] = [];
   const disabled: string[] = [];
   for (const [f, on] of state) (on ? enabled : disabled).push(f);
-  return { enabled, disabled };
+  const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return { enabled: enabled.sort(byteOrder), disabled: disabled.sort(byteOrder) };
 }
