@@ -10,6 +10,7 @@ packages=(
   pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam postfix swaks
   valgrind openssl python3 ca-certificates apache2-utils
   mandoc man-db libnss-wrapper
+  libpam-pwquality
 )
 missing=()
 for p in "${packages[@]}"; do
