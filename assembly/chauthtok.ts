@@ -26,7 +26,7 @@ export const ER_NO_SUPPORT: u32 = 0x80000018;
 // What the user reads (through the PAM conversation) when the server cannot take the change.
 export const MESSAGE_LDAP = "Kopano takes its passwords from the LDAP/Active Directory server: change your password there.";
 export const MESSAGE_PLUGIN =
-  "The Kopano server could not store the password (with the Unix user plugin, change it with the system passwd; otherwise see the server log).";
+  "The Kopano server could not store the password (with the Unix user plugin, use the system passwd to change it; otherwise see the server log).";
 export const MESSAGE_NO_SUPPORT = "The Kopano user plugin does not support password changes.";
 export const MESSAGE_NOT_VERIFIED =
   "The Kopano server accepted the new password but does not accept it at logon (it checks passwords elsewhere, e.g. auth_method = pam or kerberos); nothing was gained.";
