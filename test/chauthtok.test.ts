@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { startEmulator, type Emulator, type EmulatorOptions, type UserDb } from "../host/emulator/index.js";
+import { repoRoot } from "./helpers/guest.js";
 import { MODULE, PAM, PAM_WRAPPER, makeConfdir, removeConfdir, runPamdrive, runPamtester, writeConfdir } from "./helpers/pam.js";
 
 const PAM_AUTHTOK_ERR = 20;
@@ -254,5 +255,39 @@ describe("passwd(1)", () => {
     expect(shown(quiet.out)).toBe(false);
     expect(quiet.out).toContain("reason=" + message); // still logged
     expect(emulator.user("pwquiet")!.password).toBe("Old-pass1");
+  });
+});
+
+/** bin/pam-mapi.mjs (the built host) as a child process. */
+function cli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin/pam-mapi.mjs"), ...args], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe("pam-mapi passwd", () => {
+  it("changes a password from two stdin lines, keeping every other attribute; a wrong current password is exit 1", async () => {
+    const empty = path.join(tmp, "empty.conf");
+    writeFileSync(empty, "");
+    const before = attributes(emulator, "cliuser");
+    const wrong = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.file}`], "nope\nCli-pass2\n");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("PAM_AUTH_ERR: wrong current password or unknown user");
+    const r = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.http}`], "Old-pass1\r\nCli-pass2\n");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe("pam-mapi passwd: password changed for cliuser\n");
+    expect(r.stdout + r.stderr).not.toContain("Cli-pass2");
+    expect(emulator.user("cliuser")!.password).toBe("Cli-pass2");
+    expect(attributes(emulator, "cliuser")).toEqual(before);
+    const refused = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.http}`], "Cli-pass2\n{1}:x\n");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("PAM_AUTHTOK_ERR: The new password must not begin with {1}: or {2}:.");
   });
 });

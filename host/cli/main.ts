@@ -6,6 +6,7 @@ import { check, CHECK_HELP } from "./check.js";
 import { config, CONFIG_HELP } from "./config.js";
 import { emulate, EMULATE_HELP } from "./emulate.js";
 import { EXIT, EXIT_CODE_HELP } from "./exit-codes.js";
+import { passwd, PASSWD_HELP } from "./passwd.js";
 import type { CliIo } from "./io.js";
 
 export type { CliIo };
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<num
   check: { run: check, help: CHECK_HELP },
   config: { run: config, help: CONFIG_HELP },
   emulate: { run: emulate, help: EMULATE_HELP },
+  passwd: { run: passwd, help: PASSWD_HELP },
 };
 
 export const MAIN_HELP = `Usage: pam-mapi COMMAND [options]
@@ -24,6 +26,7 @@ Commands:
   check USER   check a password the way pam_mapi.so does, and explain the result
   config       validate the configuration and print the effective settings per PAM service
   emulate      run a Kopano server emulator to try pam_mapi without a Kopano installation
+  passwd USER  change a Kopano password the way pam_mapi.so's password module does
   help [CMD]   show help for a command
 
 Options:
