@@ -6,25 +6,14 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmulator, type Emulator, type UserDb, type EmulatorOptions } from '../host/emulator/index.js';
-import { chauthtokCaptures, type Capture } from './helpers/chauthtok-captures.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../host/emulator/index.js';
+import { chauthtokCaptures, pwtestUsers, type Capture } from './helpers/chauthtok-captures.js';
 
 const captures = chauthtokCaptures();
 function capture(name: string): Capture {
   const c = captures.get(name);
   if (!c) throw new Error(`no capture ${name} in kopano-chauthtok.md`);
   return c;
-}
-
-/** pwtest1..4 and pwadmin as the document set them up: imap enabled, mobile disabled explicitly. */
-export function pwtestUsers(): UserDb {
-  const user = (n: number, name: string, extra: object = {}) => ({
-    name, password: 'Old-pass1', id: n, fullName: name === 'pwadmin' ? 'Pw Admin' : `Pw Test ${n - 5}`,
-    email: `${name}@example.test`, enabledFeatures: ['imap'], disabledFeatures: ['mobile'], ...extra,
-  });
-  return {
-    users: [user(6, 'pwtest1'), user(7, 'pwtest2'), user(8, 'pwtest3'), user(9, 'pwtest4'), user(10, 'pwadmin', { admin: 1 })],
-  };
 }
 
 class Client {

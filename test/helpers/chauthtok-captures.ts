@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "./guest.js";
+import type { UserDb } from "../../host/emulator/index.js";
 
 export const chauthtokDoc = path.resolve(repoRoot, "../shared/docs/kopano-chauthtok.md");
 
@@ -26,4 +27,15 @@ export function chauthtokCaptures(): Map<string, Capture> {
     out.set(name, { name, raw, head, body: Buffer.from(body, "utf8") });
   }
   return out;
+}
+
+/** pwtest1..4 (ids 6-9) and pwadmin (10, admin) as the document set them up: imap enabled, mobile disabled. */
+export function pwtestUsers(): UserDb {
+  const user = (n: number, name: string, extra: object = {}) => ({
+    name, password: "Old-pass1", id: n, fullName: name === "pwadmin" ? "Pw Admin" : `Pw Test ${n - 5}`,
+    email: `${name}@example.test`, enabledFeatures: ["imap"], disabledFeatures: ["mobile"], ...extra,
+  });
+  return {
+    users: [user(6, "pwtest1"), user(7, "pwtest2"), user(8, "pwtest3"), user(9, "pwtest4"), user(10, "pwadmin", { admin: 1 })],
+  };
 }
