@@ -21,7 +21,7 @@ function users(): UserDb {
   return {
     users: [
       u("chuck"), u("tester"), u("hidden1", { hidden: 1 }), u("admin1", { admin: 1 }), u("feat1", { capacity: 7 }),
-      u("wrongold"), u("rootunix"), u("quality"), u("mismatch"), u("badnew"), u("pwuser"), u("pwquiet"), u("cliuser"),
+      u("wrongold"), u("rootunix"), u("quality"), u("mismatch"), u("badnew"), u("pwuser"), u("pwquiet"), u("cliuser"), u("vguser"),
     ],
   };
 }
@@ -205,6 +205,19 @@ describe("stacking", () => {
     expect(r.ops.chauthtok).toBe(PAM_AUTHTOK_ERR);
     expect(emulator.user("quality")!.password).toBe("Zebra-Mango-4417");
   });
+});
+
+describe("memory", () => {
+  it("valgrind: three password changes in one process, no errors, nothing definitely lost", async () => {
+    const valgrind = ["valgrind", "--leak-check=full", "--keep-debuginfo=yes", "--errors-for-leak-kinds=definite", "--error-exitcode=99"];
+    const input = ["Old-pass1", "Vg-pass2", "Vg-pass2", "Vg-pass2", "Vg-pass3", "Vg-pass3", "Vg-pass3", "Vg-pass4", "Vg-pass4"];
+    const r = await runPamdrive(confdir, service(urls.file), "vguser", ["chauthtok"],
+      { input, repeat: 3, prefix: valgrind, wrapper: false, timeoutMs: 240_000 });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    expect(r.stderr).toContain("ERROR SUMMARY: 0 errors");
+    expect(r.results).toEqual([["chauthtok", 0], ["chauthtok", 0], ["chauthtok", 0]]);
+    expect(emulator.user("vguser")!.password).toBe("Vg-pass4");
+  }, 300_000);
 });
 
 /** passwd(1) [ARGS] USER under pam_wrapper (service "passwd" from confdir) and nss_wrapper (USER in a private
