@@ -124,7 +124,7 @@ describe("pam_chauthtok through libpam", () => {
       expect(r.requests[0].body.toString()).toContain("<ulFlags>3</ulFlags>");
       expect(emulator.user(user)!.password).toBe("Old-pass1");
     }
-    // and the update pass checks it again by itself: an earlier module's PAM_OLDAUTHTOK (use_first_pass) cannot skip it
+    // use_first_pass without a current password from an earlier module fails closed instead of asking
     const r = await change("rootunix", ["Hijack-2", "Hijack-2"], {
       socket: urls.file, args: ["use_first_pass"],
       lines: ["password optional pam_debug.so", "password required MODULE"],
