@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// npm run fuzz -- [--runs N] [--seed S] [--jobs J]
+// The reply fuzzer (test/fuzz/reply-fuzz.mjs) over build/jco: N runs split over J worker threads, each with its
+// own seed (S, S+1, …). Prints progress and the figures; exits 1 with the shrunk counterexample on a finding.
+// Needs `npm run build:guest` first.
+import os from "node:os";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { parseArgs } from "node:util";
+
+if (!isMainThread) {
+  const { runReplyFuzz } = await import("../test/fuzz/reply-fuzz.mjs");
+  try {
+    const stats = await runReplyFuzz({
+      runs: workerData.runs, seed: workerData.seed, every: 5000,
+      onProgress: (done, s) => parentPort.postMessage({ progress: done, stats: s }),
+    });
+    parentPort.postMessage({ done: true, stats });
+  } catch (e) {
+    parentPort.postMessage({ failure: String(e?.message ?? e) });
+  }
+} else {
+  const { values } = parseArgs({
+    options: { runs: { type: "string", default: "100000" }, seed: { type: "string" }, jobs: { type: "string" } },
+  });
+  const runs = Number(values.runs);
+  const seed = values.seed !== undefined ? Number(values.seed) : Date.now() >>> 0;
+  const jobs = Math.max(1, Math.min(Number(values.jobs ?? os.availableParallelism()), runs));
+  const t0 = Date.now();
+  console.log(`reply fuzzer: ${runs} runs, seed ${seed}, ${jobs} worker(s)`);
+  const progress = new Array(jobs).fill(0);
+  const finals = [];
+  let failed = false;
+  await Promise.all(Array.from({ length: jobs }, (_, k) => new Promise((resolve) => {
+    const share = Math.floor(runs / jobs) + (k < runs % jobs ? 1 : 0);
+    const w = new Worker(new URL(import.meta.url), { workerData: { runs: share, seed: seed + k * 1000 } });
+    w.on("message", (m) => {
+      if (m.progress !== undefined) {
+        progress[k] = m.progress;
+        const done = progress.reduce((a, b) => a + b, 0);
+        const s = (Date.now() - t0) / 1000;
+        console.log(`  ${done}/${runs} runs, ${s.toFixed(0)} s, ${(done / s).toFixed(0)} runs/s`);
+      } else if (m.done) {
+        finals.push(m.stats);
+      } else if (m.failure) {
+        failed = true;
+        console.error(`FINDING (worker ${k}, seed ${seed + k * 1000}):\n${m.failure}`);
+      }
+    });
+    w.on("error", (e) => {
+      failed = true;
+      console.error(`worker ${k} crashed: ${e?.stack ?? e}`);
+      resolve();
+    });
+    w.on("exit", () => resolve());
+  })));
+  const total = { runs: 0, verdicts: {}, guestStricter: 0, traps: 0 };
+  for (const s of finals) {
+    total.runs += s.runs;
+    total.guestStricter += s.guestStricter;
+    total.traps += s.traps;
+    for (const [k, v] of Object.entries(s.verdicts)) total.verdicts[k] = (total.verdicts[k] ?? 0) + v;
+  }
+  const secs = (Date.now() - t0) / 1000;
+  console.log(`reply fuzzer: ${total.runs} runs in ${secs.toFixed(1)} s; verdicts ${JSON.stringify(total.verdicts)}; ` +
+    `guest stricter than the reference ${total.guestStricter}; traps ${total.traps}; findings ${failed ? "YES" : 0}`);
+  process.exit(failed ? 1 : 0);
+}
