@@ -319,3 +319,91 @@ describe("pam-mapi emulate", () => {
     expect(stdout).toContain("emulator stopped");
   });
 });
+
+describe("pam-mapi --json", () => {
+  const checkJson = (user: string, password: string, ...args: string[]) =>
+    run(["check", user, "--config", empty, "--password-stdin", "--json", ...args], `${password}\n`);
+
+  it("check: one JSON document with the settings, each server, the verdict, cause and fix — never the password", async () => {
+    const r = await checkJson("alice", "Secr3t!", "--arg", `socket=${httpUrl}`);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({
+      format: 1, command: "check", user: "alice", service: "login",
+      configuration: { path: empty, present: false },
+      settings: { servers: [httpUrl], timeoutSeconds: 10, trust: "system store" },
+      result: { pam: "PAM_SUCCESS", code: "success", user: "alice" },
+      exitCode: 0, fix: null,
+    });
+    expect(doc.servers).toEqual([expect.objectContaining({ server: 0, url: httpUrl, status: 200 })]);
+    expect(doc.log.some((l: { level: string }) => l.level === "debug")).toBe(true);
+    expect(r.stdout).not.toContain("Secr3t!");
+  });
+
+  it("check: a denial and an unavailable server carry the same exit codes, with cause and fix", async () => {
+    const denied = await checkJson("alice", "wrong", "--arg", `socket=${httpUrl}`);
+    expect(denied.code).toBe(1);
+    expect(JSON.parse(denied.stdout)).toMatchObject({ result: { pam: "PAM_AUTH_ERR" }, exitCode: 1, cause: expect.stringMatching(/wrong password/), fix: expect.any(String) });
+    const dead = await checkJson("alice", "Secr3t!", "--arg", `socket=http://127.0.0.1:${await freePort()}/`);
+    expect(dead.code).toBe(4);
+    const doc = JSON.parse(dead.stdout);
+    expect(doc).toMatchObject({ result: { pam: "PAM_AUTHINFO_UNAVAIL" }, exitCode: 4, fix: expect.stringMatching(/kopano-server/) });
+    expect(doc.servers[0]).toMatchObject({ error: "refused" });
+  });
+
+  it("check: configuration errors are JSON too, before any password is read", async () => {
+    const r = await run(["check", "alice", "--json", "--arg", "no_such_key=1", "--config", empty]);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout)).toMatchObject({ settings: null, result: { pam: "PAM_SERVICE_ERR" }, cause: expect.stringMatching(/no_such_key/), exitCode: 3 });
+    const writable = configFile("json-writable.conf", "timeout = 5\n", 0o666);
+    const w = await run(["check", "alice", "--json", "--config", writable]);
+    expect(w.code).toBe(3);
+    expect(JSON.parse(w.stdout)).toMatchObject({ cause: expect.stringMatching(/writable by group or others/), fix: `chmod go-w ${writable}` });
+  });
+
+  it("config: every service's settings, or the error that names its line", async () => {
+    const file = configFile("json-sections.conf", "socket = http://127.0.0.1:236/\n\n[smtp]\ntimeout = 3\n");
+    const r = await run(["config", "--config", file, "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ command: "config", configuration: { path: file, present: true }, valid: true, exitCode: 0 });
+    expect(doc.services).toEqual([
+      expect.objectContaining({ section: null, valid: true, settings: expect.objectContaining({ servers: ["http://127.0.0.1:236/"], timeoutSeconds: 10 }) }),
+      expect.objectContaining({ section: "smtp", valid: true, settings: expect.objectContaining({ timeoutSeconds: 3 }), cause: null }),
+    ]);
+    const bad = configFile("json-bad.conf", "socket = http://127.0.0.1:236/\n\n[imap]\ntimeout = soon\n");
+    const b = await run(["config", "--config", bad, "--json"]);
+    expect(b.code).toBe(3);
+    const badDoc = JSON.parse(b.stdout);
+    expect(badDoc).toMatchObject({ valid: false, exitCode: 3 });
+    for (const service of badDoc.services) {
+      expect(service).toMatchObject({ valid: false, settings: null, cause: expect.stringMatching(/line 4: timeout/), fix: expect.any(String) });
+    }
+  });
+});
+
+describe("pam-mapi colour", async () => {
+  const { main } = await import(path.join(repoRoot, "build/host/cli/main.js"));
+  const { PassThrough } = await import("node:stream");
+  async function report(env: NodeJS.ProcessEnv, isTTY: boolean): Promise<string> {
+    let text = "";
+    const stdout = { write: (t: string) => { text += t; }, isTTY };
+    const stderr = { write: () => {}, isTTY: false };
+    const file = configFile("colour.conf", "timeout = soon\n");
+    await main(["config", "--config", file], { stdin: new PassThrough(), stdout, stderr, env });
+    return text;
+  }
+
+  it("colours the verdict on a terminal", async () => {
+    expect(await report({}, true)).toContain("\u001b[31mconfiguration has errors\u001b[0m");
+  });
+
+  it("never in a pipe, with NO_COLOR, or on a dumb terminal", async () => {
+    for (const [env, tty] of [[{}, false], [{ NO_COLOR: "1" }, true], [{ TERM: "dumb" }, true]] as const) {
+      const text = await report(env, tty);
+      expect(text).toContain("configuration has errors");
+      expect(text).not.toContain("\u001b[");
+    }
+  });
+});
