@@ -10,7 +10,7 @@ export function optionNames(settings: Settings): string {
   const o = settings.options;
   const names = [
     o.tryFirstPass && "try_first_pass", o.useFirstPass && "use_first_pass", o.ignoreUnavailable && "ignore_unavailable",
-    o.quiet && "quiet", o.debug && "debug",
+    o.quiet && "quiet", o.debug && "debug", o.useAuthtok && "use_authtok",
   ].filter(Boolean);
   return names.length ? names.join(" ") : "(none)";
 }
