@@ -15,6 +15,6 @@ FLAGS=(-std=gnu11 -O2 -g -Wall -Wextra -Werror)
 # The guest alone: the module's loader objects, this driver's canned transport instead of transport.o, and a
 # counter around memory.grow.
 GEN=build/gen
-"$CC" "${FLAGS[@]}" -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -I/usr/src/wasm2c -Inative -I"$GEN" \
+"$CC" "${FLAGS[@]}" -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -include native/wasm_rt_depth.h -I/usr/src/wasm2c -Inative -I"$GEN" \
   -Wl,--wrap=wasm_rt_grow_memory -o "$OUT/guestloop" bench/guestloop.c \
   "$GEN"/{pam_mapi,guest_abi,guest_instance,wasm_rt,log,text}.o -lpam

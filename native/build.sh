@@ -12,7 +12,8 @@ RT_DIR=/usr/src/wasm2c # Debian wabt 1.0.32: we use its wasm-rt.h, never its was
 
 # Bounds-check mode (no signal handlers, no guard regions) and a thread-local call-depth counter in place of
 # the header's global one (see native/wasm_rt_tls.h).
-RT_DEFS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 '-Dwasm_rt_call_stack_depth=(*wasm_rt_tls_call_stack_depth())')
+RT_DEFS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 '-Dwasm_rt_call_stack_depth=(*wasm_rt_tls_call_stack_depth())'
+  -include native/wasm_rt_depth.h)
 BASE=(-std=gnu11 -O2 -g -fPIC -fvisibility=hidden "${RT_DEFS[@]}" -I"$RT_DIR" -Inative)
 STRICT=(-Wall -Wextra -Werror)
 # wasm2c output is not warning-clean (unused labels, comma expressions); NDEBUG drops its asserts.

@@ -23,7 +23,8 @@
 /* The module is built without the exception-handling proposal; keep a small buffer for the interface. */
 #define MAX_EXCEPTION_SIZE 256u
 
-static _Thread_local uint32_t call_stack_depth;
+_Thread_local uint32_t wasm_rt_tls_depth; /* the inline accessor is in wasm_rt_depth.h */
+#define call_stack_depth wasm_rt_tls_depth
 static _Thread_local uint32_t saved_call_stack_depth;
 static _Thread_local jmp_buf *trap_target;
 static _Thread_local jmp_buf *unwind_target;
@@ -41,8 +42,6 @@ static uint32_t func_type_count;
 static pthread_mutex_t func_types_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t tag_count;
 static bool func_types_failed;
-
-uint32_t *wasm_rt_tls_call_stack_depth(void) { return &call_stack_depth; }
 
 jmp_buf *wasm_rt_tls_enter(jmp_buf *target) {
   jmp_buf *previous = trap_target;

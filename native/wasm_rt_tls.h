@@ -13,7 +13,7 @@
 
 #include "wasm-rt.h"
 
-uint32_t *wasm_rt_tls_call_stack_depth(void);
+/* wasm_rt_tls_call_stack_depth() is an inline accessor in wasm_rt_depth.h (force-included by build.sh). */
 
 /* Make `target` this thread's trap destination (saving the call depth); returns the previous one, which
  * wasm_rt_tls_leave restores, so guest calls nest safely. */
