@@ -9,7 +9,7 @@ packages=(
   build-essential pkg-config wabt libcurl4-openssl-dev libpam0g-dev
   pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam postfix swaks
   valgrind openssl python3 ca-certificates apache2-utils
-  mandoc man-db
+  mandoc man-db libnss-wrapper
   libpam-pwquality
 )
 missing=()
