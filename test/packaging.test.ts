@@ -18,6 +18,7 @@ import { startEmulator, loadUserDb, type Emulator } from "../host/emulator/index
 import { makeConfdir, PAM, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
 import { repoRoot } from "./helpers/guest.js";
 import { isRunning } from "./helpers/daemons.js";
+import { makeSystemView } from "./helpers/system-view.js";
 
 const version: string = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
 const MODULE_PATH = "/lib/x86_64-linux-gnu/security/pam_mapi.so";
@@ -183,6 +184,48 @@ describe("scripts/install.sh with DESTDIR and PREFIX", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/relative\/prefix is not an absolute path/);
   });
+});
+
+describe("make install and make uninstall on a live system (in a private mount namespace)", () => {
+  it("installs for real, the profile can be selected, and uninstall takes it out of common-* before removing the module", async () => {
+    // The live paths, each a private copy (or an empty directory) inside the namespace: the machine is untouched.
+    const live = path.join(tmp, "live");
+    const copies: Record<string, string> = {};
+    for (const p of ["/etc/pam.d", "/usr/share/pam-configs", "/var/lib/pam", "/var/cache/debconf"]) {
+      copies[p] = path.join(live, p.replace(/\//g, "_"));
+      cpSync(p, copies[p], { recursive: true, verbatimSymlinks: true });
+    }
+    copies["/usr/local"] = path.join(live, "usr_local");
+    mkdirSync(copies["/usr/local"], { recursive: true });
+    const system = makeSystemView({ module: "/dev/null", etcSecurity: {}, kopanoSocket: "/dev/null" });
+    try {
+      for (const [target, source] of Object.entries(copies)) system.bindDirectory(source, target);
+      const script = [
+        "set -e",
+        "rm -f /lib/x86_64-linux-gnu/security/pam_mapi.so /etc/security/pam_mapi.conf", // the view's own copies
+        "bash scripts/install.sh >/dev/null",
+        "pam-auth-update --enable mapi",
+        "grep -c pam_mapi.so /etc/pam.d/common-auth /etc/pam.d/common-account",
+        "echo Secr3t! | /usr/local/bin/pam-mapi check alice --password-stdin --arg socket=http://127.0.0.1:1/ >/dev/null || echo check-exit=$?",
+        "bash scripts/install.sh --uninstall",
+        "grep -c pam_mapi.so /etc/pam.d/common-auth /etc/pam.d/common-account || true",
+        "test ! -e /lib/x86_64-linux-gnu/security/pam_mapi.so && test ! -e /usr/local/bin/pam-mapi && echo module-and-command-gone",
+        "test -e /etc/security/pam_mapi.conf && echo config-kept",
+      ].join("\n");
+      const [command, args] = system.wrap("bash", ["-c", script]);
+      const r = sh(command, args, { env: { DEBIAN_FRONTEND: "noninteractive" } });
+      expect(r.code, r.output).toBe(0);
+      expect(r.stdout).toContain("/etc/pam.d/common-auth:1\n/etc/pam.d/common-account:1\n");
+      expect(r.stdout).toContain("check-exit=4"); // the installed command ran: no server on port 1
+      expect(r.stdout).toContain("removing the mapi profile from /etc/pam.d/common-*");
+      expect(r.stdout).toContain("/etc/pam.d/common-auth:0\n/etc/pam.d/common-account:0\n");
+      expect(r.stdout).toContain("module-and-command-gone");
+      expect(r.stdout).toContain("config-kept");
+    } finally {
+      system.close();
+    }
+    expect(readFileSync(path.join(copies["/etc/pam.d"], "common-auth"), "utf8")).not.toContain("pam_mapi");
+  }, 120_000);
 });
 
 describe("the Debian package", () => {
