@@ -4,7 +4,8 @@
  *   pamloop CONFDIR SERVICE USER PASSWORD ITERATIONS        -> "us_per_auth X failures N"
  *   pamloop --memory CONFDIR WARM_SERVICE SERVICE USER PASSWORD
  *       one WARM_SERVICE transaction (libpam itself warm), then one SERVICE transaction; prints the peak
- *       resident memory it added (VmHWM delta) and what stays resident after pam_end (VmRSS delta), in KiB. */
+ *       resident memory it added (VmHWM delta), what stays resident after pam_end (VmRSS delta) and how much of
+ *       that is private anonymous memory (RssAnon delta; the rest is shared, file-backed library pages), in KiB. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,10 +59,11 @@ int main(int argc, char **argv) {
   if (argc == 7 && strcmp(argv[1], "--memory") == 0) {
     password = argv[6];
     if (transaction(argv[2], argv[3], argv[5]) != PAM_SUCCESS) return fprintf(stderr, "warm-up failed\n"), 1;
-    long hwm0 = status_kib("VmHWM"), rss0 = status_kib("VmRSS");
+    long hwm0 = status_kib("VmHWM"), rss0 = status_kib("VmRSS"), anon0 = status_kib("RssAnon");
     int rc = transaction(argv[2], argv[4], argv[5]);
-    long hwm1 = status_kib("VmHWM"), rss1 = status_kib("VmRSS");
-    printf("rc %d peak_added_kib %ld retained_kib %ld baseline_kib %ld\n", rc, hwm1 - hwm0, rss1 - rss0, rss0);
+    long hwm1 = status_kib("VmHWM"), rss1 = status_kib("VmRSS"), anon1 = status_kib("RssAnon");
+    printf("rc %d peak_added_kib %ld retained_kib %ld anon_added_kib %ld baseline_kib %ld\n", rc, hwm1 - hwm0,
+           rss1 - rss0, anon1 - anon0, rss0);
     return rc == PAM_SUCCESS ? 0 : 1;
   }
   if (argc != 6) {

@@ -1,0 +1,37 @@
+// `npm run bench -- --quick` end to end (bench/run.mjs): the benchmark drivers build, every pam_mapi
+// authentication they time succeeds (a driver exits non-zero on any failure, which fails the run), and every
+// figure lands in the results file. The figures themselves are not judged here: the machine is shared.
+// Needs `npm run build` and root (saslauthd and Apache, as in test/consumers.test.ts).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), "bench-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const positive = (s: { median: number; min: number; max: number }) => {
+  expect(s.min).toBeGreaterThan(0);
+  expect(s.median).toBeGreaterThanOrEqual(s.min);
+  expect(s.max).toBeGreaterThanOrEqual(s.median);
+};
+
+describe("npm run bench -- --quick", () => {
+  it("measures every figure beside its reference and writes them all", () => {
+    const out = path.join(scratch, "results.json");
+    const table = execFileSync("node", ["bench/run.mjs", "--quick", "--no-build", "--out", out],
+      { encoding: "utf8", timeout: 110_000, stdio: ["ignore", "pipe", "pipe"] });
+    expect(table).toMatch(/\(pam_mapi − permit\) \/ raw/);
+    const r = JSON.parse(readFileSync(out, "utf8"));
+    for (const s of [r.inProcess.pam_mapi, r.inProcess.pam_permit, r.inProcess.raw_client, r.guest.authenticate,
+      r.guest.configure, r.saslauthd.pam_mapi, r.saslauthd.pam_permit, r.apache.pam_mapi, r.apache.pam_permit,
+      r.memory.peak_added_by_one_auth, r.failover.refused, r.failover.silent, r.failover.drop]) positive(s);
+    expect(r.guest.memory_grows_per_pam_call).toBe(0);
+    expect(r.size.stripped).toBeGreaterThan(0);
+    expect(r.size.unstripped).toBeGreaterThanOrEqual(r.size.stripped);
+    // A dead first server is skipped within the 0.5 s deadline (plus scheduling slack), never waited out twice.
+    expect(r.failover.silent.max).toBeLessThan(1500);
+    expect(r.failover.drop.max).toBeLessThan(1500);
+  }, 120_000);
+});
