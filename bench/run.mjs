@@ -25,7 +25,9 @@ const DAEMON_ROUNDS = quick ? 1 : 3;
 const USER = "alice";
 const PASSWORD = "bench-secret";
 // A real Kopano 11.0.2 logon reply (NO_REGISTER_SESSION), from the captures beside the checkout (as the tests find them).
-const LOGON_REPLY = path.join(root, "../shared/fixtures/wire/kopano-11.0.2/tcp-e-logon-noregister-flag2.resp.raw");
+// BENCH_WIRE_DIR overrides, to benchmark an older checkout elsewhere against the same reply.
+const WIRE_DIR = process.env.BENCH_WIRE_DIR ?? path.join(root, "../shared/fixtures/wire/kopano-11.0.2");
+const LOGON_REPLY = path.join(WIRE_DIR, "tcp-e-logon-noregister-flag2.resp.raw");
 
 const log = (...a) => console.error("bench:", ...a);
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], ...opts });
