@@ -5,7 +5,7 @@
 // process for the native module; for the Node host, whose start alone takes a while, around the same process
 // minus its start-up (a run that needs no network).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +24,7 @@ const BOUND_MS = DEADLINE_S * 1000 * 1.1;
 let tmp: string;
 let confdir: string;
 let pki: TestPki;
+let emptyConfig: string; // ours: the default /etc/security/pam_mapi.conf may belong to another test
 let faulty: Emulator; // its fault mode changes per test (tests in a file run one after another)
 let good: Emulator;
 const started: Emulator[] = [];
@@ -38,6 +39,8 @@ beforeAll(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "faults-"));
   confdir = makeConfdir();
   pki = makeTestPki(path.join(tmp, "pki"));
+  emptyConfig = path.join(tmp, "pam_mapi.conf");
+  writeFileSync(emptyConfig, "", { mode: 0o644 });
   faulty = await emulator();
   good = await emulator();
 });
@@ -60,7 +63,7 @@ let serial = 0;
 /** One authentication of alice through the real module; code and wall time of the whole pamdrive process. */
 async function native(servers: string[], extra: string[] = [], password = PASSWORD) {
   const service = `fault${++serial}`;
-  const args = [`socket=${servers.join(",")}`, `timeout=${DEADLINE_S}`, `cafile=${pki.caFile}`, "debug", ...extra];
+  const args = [`socket=${servers.join(",")}`, `timeout=${DEADLINE_S}`, `cafile=${pki.caFile}`, "debug", `config=${emptyConfig}`, ...extra];
   // PAM_IGNORE alone in a stack reads as PAM_PERM_DENIED; let it fall through to pam_debug's PAM_CRED_UNAVAIL
   writeConfdir(confdir, service, [`auth [success=done ignore=ignore default=die] ${MODULE} ${args.join(" ")}`,
     "auth required pam_debug.so auth=cred_unavail"]);

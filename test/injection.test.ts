@@ -3,7 +3,7 @@
 // text or in the `{2}:` form (base64 of the bytes XOR 0xA5) — or the input was refused before any request, for
 // one of the documented reasons. Through the jco guest (thousands of cases) and through the real module via
 // libpam (user names as raw bytes, which a JS string cannot carry).
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import fc from "fast-check";
@@ -111,7 +111,9 @@ describe("injection through the real module (libpam, raw bytes)", () => {
     server = await startCannedServer({ reply: capture("tcp-b-logon-wrong-password.resp.raw") });
     confdir = makeConfdir();
     scratch = mkdtempSync(path.join(os.tmpdir(), "injection-"));
-    writeConfdir(confdir, "inj", moduleStack(MODULE, [`socket=${server.url}`, "timeout=5"]));
+    const config = path.join(scratch, "pam_mapi.conf"); // ours: the default may belong to another test
+    writeFileSync(config, "", { mode: 0o644 });
+    writeConfdir(confdir, "inj", moduleStack(MODULE, [`socket=${server.url}`, "timeout=5", `config=${config}`]));
   });
   afterAll(async () => {
     await server.close();

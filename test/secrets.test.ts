@@ -28,11 +28,14 @@ let confdir: string;
 let pki: TestPki;
 let emulator: Emulator;
 let shim: string;
+let emptyConfig: string; // ours: the default /etc/security/pam_mapi.conf may belong to another test
 const urls: Record<string, string> = {};
 
 beforeAll(async () => {
   dir = sharedTempDir("pam-mapi-secrets-");
   confdir = makeConfdir();
+  emptyConfig = path.join(dir, "pam_mapi.conf");
+  writeFileSync(emptyConfig, "", { mode: 0o644 });
   pki = makeTestPki(path.join(dir, "pki"));
   emulator = await startEmulator({
     users,
@@ -55,7 +58,7 @@ afterAll(async () => {
 let serial = 0;
 function service(args: string[]): string {
   const name = `secrets${++serial}`;
-  writeConfdir(confdir, name, moduleStack(MODULE, args));
+  writeConfdir(confdir, name, [`auth required ${MODULE} ${args.join(" ")}`, `account required ${MODULE} config=${emptyConfig}`]);
   return name;
 }
 
@@ -71,7 +74,7 @@ const RUNS: Array<[string, string[], string, number]> = [
 ];
 function moduleArgs(spec: string[]): string[] {
   return spec.map((a) => (a.startsWith("socket=") && urls[a.slice(7)] ? `socket=${urls[a.slice(7)]}` : a === "cafile" ? `cafile=${pki.caFile}` : a))
-    .concat(["debug", "timeout=5"]);
+    .concat(["debug", "timeout=5", `config=${emptyConfig}`]);
 }
 
 describe("no password in any log", () => {
@@ -110,8 +113,8 @@ describe("no password in any log", () => {
     beforeAll(async () => {
       if (process.getuid?.() !== 0) throw new Error("the daemon tests must run as root");
       const serviceDir = writePamServiceDir(path.join(dir, "pam.d"), {
-        "mapi-http": moduleStack(MODULE, moduleArgs(["socket=http"])).join("\n"),
-        "mapi-feature": moduleStack(MODULE, moduleArgs(["socket=http", "service=imap"])).join("\n"),
+        "mapi-http": `auth required ${MODULE} ${moduleArgs(["socket=http"]).join(" ")}\naccount required ${MODULE} config=${emptyConfig}`,
+        "mapi-feature": `auth required ${MODULE} ${moduleArgs(["socket=http", "service=imap"]).join(" ")}\naccount required ${MODULE} config=${emptyConfig}`,
       });
       saslauthd = await startSaslauthd({ serviceDir });
       apache = await startApache({ serviceDir, pamService: "mapi-http", mpm: "worker" });
@@ -150,7 +153,7 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
         input: [password],
         prefix: ["env", `LD_PRELOAD=${PAM_WRAPPER_LIB} ${shim}`, `FREESCAN_NEEDLE=${needle}`, `FREESCAN_REPORT=${report}`],
       });
-      expect(r.ops.auth, name).toBe(code);
+      expect(r.ops.auth, `${name}: exit ${r.code} signal ${r.signal}\n${r.stderr.slice(-2000)}`).toBe(code);
     }
     return readFileSync(report, "utf8").split("\n").filter(Boolean);
   }
@@ -201,7 +204,7 @@ describe("the caller's environment changes nothing", () => {
       if (code !== PAM.AUTHINFO_UNAVAIL) expect(emulator.requests.length - before, name).toBeGreaterThan(0);
     }
     // and the reverse: with the test CA named only by SSL_CERT_FILE/CURL_CA_BUNDLE, https is not trusted
-    const r = await runPamdrive(confdir, service([`socket=${urls.https}`, "debug", "timeout=5"]), "alice", ["auth"], {
+    const r = await runPamdrive(confdir, service([`socket=${urls.https}`, "debug", "timeout=5", `config=${emptyConfig}`]), "alice", ["auth"], {
       input: [GOOD], env: { SSL_CERT_FILE: pki.caFile, CURL_CA_BUNDLE: pki.caFile, SSL_CERT_DIR: pki.caDir },
     });
     expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
