@@ -90,7 +90,7 @@ export async function runReplyFuzz({ runs, seed = Date.now() >>> 0, every = 0, o
     { status: 200, body: seedBody(seeds, "logon-getuser-logoff.http.txt#2") },
     { status: 200, body: seedBody(seeds, "tcp-d-logoff.resp.raw") },
   ];
-  const stats = { runs: 0, seeds: seeds.length, verdicts: {}, guestStricter: 0, traps: 0 };
+  const stats = { runs: 0, seeds: seeds.length, verdicts: {}, guestStricter: 0, stricterReasons: {}, traps: 0 };
   const reply = fc.record({
     status: fc.oneof({ weight: 9, arbitrary: fc.constant(200) }, { weight: 1, arbitrary: fc.constant(500) }),
     fuzzed: replyArbitrary(seeds),
@@ -101,13 +101,14 @@ export async function runReplyFuzz({ runs, seed = Date.now() >>> 0, every = 0, o
     const replies = fixed.slice();
     replies[slot] = { status: r.status, body: r.fuzzed.body };
     const sent = [];
+    const logs = [];
     let step = 0;
     const guest = newGuest((server, body) => {
       sent.push(describeRequest(server, body));
       if (server !== 0) return { tag: "err", val: "refused" };
       const next = replies[step++];
       return next ? { status: next.status, body: new Uint8Array(next.body) } : { tag: "err", val: "closed" };
-    });
+    }, (_level, message) => logs.push(message));
     const args = ["socket=http://127.0.0.1:1/,http://127.0.0.1:2/", ...(sc === "logon" ? [] : [`service=${feature}`])];
     let verdict;
     try {
@@ -124,6 +125,10 @@ export async function runReplyFuzz({ runs, seed = Date.now() >>> 0, every = 0, o
     if (same(truth)) return true;
     if (slot < 2 && same(expectation(sc, feature, replies, slot))) {
       stats.guestStricter++;
+      // why the guest refused what xmldom read: the first few, for the report
+      const first = logs.find((l) => l.startsWith("server 1 ")) ?? verdict.reason;
+      const why = first.replace(/^server 1 \([^)]*\): /, "").replace(/\d+/g, "N").slice(0, 120);
+      stats.stricterReasons[why] = (stats.stricterReasons[why] ?? 0) + 1;
       return true;
     }
     throw new Error(`scenario ${sc}: guest ${JSON.stringify(outcome)}, reference ${JSON.stringify(truth)}`);
