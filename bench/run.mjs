@@ -198,19 +198,27 @@ try {
 
   // ---- Apache, 8 concurrent clients ----------------------------------------------------------------------------
   log("apache");
+  // Keep-alive (ab -k): Basic auth still runs PAM on every request, and 8 client connections in place of one per
+  // request leave the loopback port range alone (tens of thousands of TIME_WAIT sockets stall connect()).
+  const keepAlive = (command, args) => {
+    const conf = args[args.indexOf("-f") + 1];
+    return ["sh", ["-c", 'sed -i "s/^KeepAlive Off$/KeepAlive On/" "$0" && exec "$@"', conf, command, ...args]];
+  };
   const apaches = {};
   for (const service of ["permit", "mapi"]) {
-    apaches[service] = await startApache({ serviceDir: pamDir, pamService: service });
+    apaches[service] = await startApache({ serviceDir: pamDir, pamService: service, wrap: keepAlive });
     stoppers.push(() => apaches[service].stop());
     const status = await httpStatus(`${apaches[service].url}/private/secret.txt`, { user: USER, password: PASSWORD });
     if (status !== 200) throw new Error(`apache ${service}: status ${status}`);
   }
   const ab = (service, limit = ["-t", String(DAEMON_SECONDS), "-n", "1000000"]) => {
-    const out = sh("ab", ["-q", "-c", "8", ...limit, "-A", `${USER}:${PASSWORD}`,
+    const out = sh("ab", ["-q", "-k", "-c", "8", ...limit, "-A", `${USER}:${PASSWORD}`,
       `${apaches[service].url}/private/secret.txt`]);
     const rps = Number(/Requests per second:\s+([\d.]+)/.exec(out)?.[1]);
-    const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-    if (!(rps > 0) || failed) throw new Error(`ab ${service}: ${rps} req/s, ${failed} failed\n${out}`);
+    // A 401 (a failed authentication) is a non-2xx response. ab's "Failed requests" also counts keep-alive
+    // connections that mpm_event closes under load (ab reconnects): not an authentication failure.
+    const denied = Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+    if (!(rps > 0) || denied) throw new Error(`ab ${service}: ${rps} req/s, ${denied} not 200\n${out}`);
     return rps;
   };
   // A fresh Apache is slow for its first second or so (worker threads, pam_wrapper's per-process copy): warm both.
@@ -221,7 +229,7 @@ try {
     web.permit.push(p), web.mapi.push(m), web.ratio.push(m / p);
   }
   results.apache = {
-    unit: "requests/s, ab -c 8, Basic auth, mpm_event 2x4 threads", pam_mapi: stats(web.mapi),
+    unit: "requests/s, ab -k -c 8, Basic auth (PAM on every request), mpm_event 2x4 threads", pam_mapi: stats(web.mapi),
     pam_permit: stats(web.permit), ratio: stats(web.ratio), target: 0.7,
   };
 } finally {
@@ -243,7 +251,7 @@ const rows = [
   ["saslauthd -n 2 auths/s", "pam_mapi", f(results.saslauthd.pam_mapi), ""],
   ["", "pam_permit", f(results.saslauthd.pam_permit), ""],
   ["", "ratio", f(results.saslauthd.ratio, 2), "≥ 0.7"],
-  ["Apache -c 8 req/s", "pam_mapi", f(results.apache.pam_mapi), ""],
+  ["Apache -k -c 8 req/s", "pam_mapi", f(results.apache.pam_mapi), ""],
   ["", "pam_permit", f(results.apache.pam_permit), ""],
   ["", "ratio", f(results.apache.ratio, 2), "≥ 0.7"],
   ["memory KiB", "peak added by one auth", f(results.memory.peak_added_by_one_auth, 0), "≤ 1024"],
