@@ -16,8 +16,9 @@ RT_DEFS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 '-Dwasm_rt_call_stack_depth=(*wasm_
   -include native/wasm_rt_depth.h)
 BASE=(-std=gnu11 -O2 -g -fPIC -fvisibility=hidden "${RT_DEFS[@]}" -I"$RT_DIR" -Inative)
 STRICT=(-Wall -Wextra -Werror)
-# wasm2c output is not warning-clean (unused labels, comma expressions); NDEBUG drops its asserts.
-GENERATED=(-w -DNDEBUG)
+# wasm2c output is not warning-clean (unused labels, comma expressions); NDEBUG drops its asserts. -O3 (after
+# BASE's -O2, so it wins) makes the guest ~10 % faster for ~18 KB of code (npm run bench, guest alone).
+GENERATED=(-O3 -w -DNDEBUG)
 # nodelete: libpam dlclose()s the module at every pam_end (saslauthd, Apache, sshd run one PAM transaction per
 # login); staying resident saves re-loading libcurl and OpenSSL each time (docs/performance.md). No per-call state
 # survives either way: each call gets a fresh guest instance and its own connections.
