@@ -30,6 +30,10 @@ const WIRE_DIR = process.env.BENCH_WIRE_DIR ?? path.join(root, "../shared/fixtur
 const LOGON_REPLY = path.join(WIRE_DIR, "tcp-e-logon-noregister-flag2.resp.raw");
 
 const log = (...a) => console.error("bench:", ...a);
+if (process.getuid?.() !== 0) {
+  log("run me as root: saslauthd and Apache are benchmarked as they run in production (see docs/performance.md)");
+  process.exit(1);
+}
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], ...opts });
 
 // ---- build ----------------------------------------------------------------------------------------------------
