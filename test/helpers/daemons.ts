@@ -13,6 +13,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./ports.js";
+import { isolateModuleLines } from "./pam.js";
 export { freePort };
 
 export const PAM_WRAPPER_LIB = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
@@ -34,7 +35,8 @@ export function writePamServiceDir(dir: string, services: Record<string, string>
     ...services,
   };
   for (const [name, text] of Object.entries(files)) {
-    writeFileSync(path.join(dir, name), text.endsWith("\n") ? text : text + "\n", { mode: 0o644 });
+    const lines = isolateModuleLines(text.replace(/\n$/, "").split("\n"));
+    writeFileSync(path.join(dir, name), lines.join("\n") + "\n", { mode: 0o644 });
   }
   return dir;
 }

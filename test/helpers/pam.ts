@@ -3,7 +3,7 @@
 // pam_syslog lines (there is no /dev/log here) come back as data. Everything is asynchronous: the servers the
 // module talks to usually live in the test process itself.
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./guest.js";
@@ -22,6 +22,27 @@ export const PAM = {
   SUCCESS: 0, SERVICE_ERR: 3, SYSTEM_ERR: 4, BUF_ERR: 5, PERM_DENIED: 6, AUTH_ERR: 7, AUTHINFO_UNAVAIL: 9,
   USER_UNKNOWN: 10, CONV_ERR: 19, IGNORE: 25, ABORT: 26,
 } as const;
+
+let ownConfig: string | undefined;
+
+/** An empty configuration file of the tests' own (root-owned, 0644, in a 0755 directory so www-data can read
+ * it), so no test depends on the machine's /etc/security/pam_mapi.conf, which `npm run install-module` creates. */
+export function isolatedConfig(): string {
+  if (ownConfig === undefined) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-testconf-"));
+    chmodSync(dir, 0o755);
+    ownConfig = path.join(dir, "empty.conf");
+    writeFileSync(ownConfig, "", { mode: 0o644 });
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return ownConfig;
+}
+
+/** Adds `config=<isolatedConfig()>` to every line that loads a build of pam_mapi without a config= of its own. */
+export function isolateModuleLines(lines: string[]): string[] {
+  return lines.map((line) =>
+    (line.includes(MODULE) || line.includes(TEST_MODULE)) && !/\sconfig=/.test(line) ? `${line} config=${isolatedConfig()}` : line);
+}
 
 /** A fresh private PAM directory with an `other` that denies everything (pam_wrapper and pam_start_confdir
  * both look only there). Remove it with removeConfdir. */
@@ -43,7 +64,7 @@ export function writeConfdir(dir: string, service: string, lines: string[]): str
     writeFileSync(path.join(dir, "other"), deny + "\n");
   }
   const file = path.join(dir, service);
-  writeFileSync(file, lines.join("\n") + "\n");
+  writeFileSync(file, isolateModuleLines(lines).join("\n") + "\n");
   return file;
 }
 
