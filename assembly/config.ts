@@ -161,7 +161,8 @@ class Layer {
   }
 
   private assignServers(value: string): string {
-    const urls = value.split(",");
+    // "a, b" reads as naturally as "a,b": blanks around the separators are not part of a URL.
+    const urls = splitList(value, ",");
     if (urls.length > MAX_SERVERS) return "socket: " + urls.length.toString() + " URLs, at most " + MAX_SERVERS.toString() + " are allowed";
     for (let i = 0; i < urls.length; i++) {
       const why = checkServerUrl(urls[i]);
@@ -178,7 +179,7 @@ class Layer {
     const out = new Array<string>();
     // An empty value is allowed on purpose: it turns off a feature check set at a lower level.
     if (value.length > 0) {
-      const parts = value.split("|");
+      const parts = splitList(value, "|");
       for (let i = 0; i < parts.length; i++) {
         const f = parts[i];
         if (!FEATURES.includes(f)) {
@@ -190,6 +191,21 @@ class Layer {
     this.features = out;
     return "";
   }
+}
+
+/** `value` split at `separator`, each item without the spaces and tabs around it. */
+function splitList(value: string, separator: string): Array<string> {
+  const items = value.split(separator);
+  for (let i = 0; i < items.length; i++) items[i] = trimBlanks(items[i]);
+  return items;
+}
+
+function trimBlanks(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) == 0x20 || s.charCodeAt(a) == 0x09)) a++;
+  while (b > a && (s.charCodeAt(b - 1) == 0x20 || s.charCodeAt(b - 1) == 0x09)) b--;
+  return s.substring(a, b);
 }
 
 function valueShape(k: i32): string {

@@ -3,7 +3,7 @@
 // private PAM service that uses build/pam_mapi.so, and log in through real libpam with pamtester (under
 // pam_wrapper, so nothing in /etc is touched and the module's syslog lines are shown).
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,11 @@ for (const [file, fix] of [
   }
 }
 
+if (process.getuid?.() !== 0) {
+  console.error("demo: run it as root (sudo npm run demo): pam_mapi.so reads only a root-owned configuration file,");
+  console.error("      and saslauthd, sshd or su run it as root too.");
+  process.exit(2);
+}
 const { startEmulator, loadUserDb } = await import(emulatorJs);
 const tmp = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-demo-"));
 const confdir = path.join(tmp, "pam.d");
@@ -39,14 +44,25 @@ const emulator = await startEmulator({
 });
 const [unixUrl, httpUrl] = emulator.urls;
 
-function pamService(name, args) {
-  const mod = `${moduleSo} ${args}`;
-  writeFileSync(path.join(confdir, name), `auth required ${mod}\naccount required ${moduleSo}\n`);
-}
-await import("node:fs").then((fs) => fs.mkdirSync(confdir));
+// The servers come from a configuration file of the demo's own, exactly as /etc/security/pam_mapi.conf would
+// give them: top-level keys for every service, a [section] per PAM service. The module reads only root-owned
+// configuration, which is why the demo runs as root.
+const configFile = path.join(tmp, "pam_mapi.conf");
+writeFileSync(configFile, [
+  "; every PAM service: the Kopano server's unix socket",
+  `socket = ${unixUrl}`,
+  "",
+  "; the imap service: a dead server first (failover), and the imap feature required",
+  "[imap]",
+  `socket = http://127.0.0.1:1/, ${httpUrl}`,
+  "service = imap",
+  "",
+].join("\n"), { mode: 0o600 });
+mkdirSync(confdir);
 writeFileSync(path.join(confdir, "other"), ["auth", "account", "password", "session"].map((t) => `${t} required pam_deny.so`).join("\n") + "\n");
-pamService("smtp", `socket=${unixUrl}`);
-pamService("imap", `socket=http://127.0.0.1:1/,${httpUrl} service=imap`);
+for (const name of ["smtp", "imap"]) {
+  writeFileSync(path.join(confdir, name), `auth required ${moduleSo} config=${configFile}\naccount required ${moduleSo}\n`);
+}
 
 function pamtester(service, user, password) {
   return new Promise((resolve) => {
@@ -71,11 +87,12 @@ const cases = [
   ["imap", "alice", "Secr3t!", 1, "alice on imap (feature disabled for her)"],
 ];
 console.log(`demo: Kopano emulator on ${unixUrl} and ${httpUrl}`);
-console.log(`demo: PAM services in ${confdir}, module ${installed ? `${moduleSo} (installed: ${installedModule})` : `${moduleSo} (not installed: \`sudo npm run install-module\` puts it where /etc/pam.d lines find it)`}\n`);
+console.log(`demo: configuration ${configFile}; PAM services in ${confdir}, module ${installed ? `${moduleSo} (installed: ${installedModule})` : `${moduleSo} (not installed: \`sudo npm run install-module\` puts it where /etc/pam.d lines find it)`}\n`);
 let wrong = 0;
 for (const [service, user, password, expect, what] of cases) {
   const r = await pamtester(service, user, password);
-  const good = r.code === expect;
+  // A denial must be the module's PAM_AUTH_ERR, not a configuration or server error that also exits 1.
+  const good = r.code === expect && (expect === 0 ? /successfully authenticated/ : /Authentication failure/).test(r.out);
   if (!good) wrong++;
   console.log(`${good ? "ok  " : "FAIL"} pamtester ${service} ${user}: ${r.code === 0 ? "authenticated" : "denied"} — ${what}`);
   for (const line of r.out.replace(/Password: /g, "\n").split("\n")) {

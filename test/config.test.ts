@@ -83,8 +83,9 @@ function expectedFromIni(service: string, args: string[], text: string): Expecte
   };
   for (const [k, v] of Object.entries(effective)) {
     const text = String(v);
-    if (k === "socket") e.servers = text.split(",");
-    else if (k === "service") e.features = text === "" ? [] : [...new Set(text.split("|"))];
+    const items = (sep: string) => text.split(sep).map((item) => item.replace(/^[ \t]+|[ \t]+$/g, ""));
+    if (k === "socket") e.servers = items(",");
+    else if (k === "service") e.features = text === "" ? [] : [...new Set(items("|"))];
     else if (k === "timeout") e.timeoutMs = Math.round(Number(text) * 1000);
     else if (k === "cafile") e.cafile = text;
     else if (k === "capath") e.capath = text;
@@ -309,7 +310,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
       ["socket = ftp://x/", /socket: 'ftp:\/\/x\/' has no supported scheme \(allowed: file:\/\/\/absolute\/path, http:\/\/host\[:port\]\[\/path\], https:\/\/host\[:port\]\[\/path\], separated by ','\)/],
       ["socket =", /socket: '' is empty/],
       ["socket = http://a/,", /socket: '' is empty/],
-      ["socket = http://a/, http://b/", /socket: ' http:\/\/b\/' has no supported scheme/],
+      ["socket = http://a/, ,http://b/", /socket: '' is empty/],
       ["service = imap|smtp", /service: unknown feature 'smtp' \(allowed: imap, pop3, mobile, outlook, webapp, separated by '\|'\)/],
       ["service = imap||pop3", /service: unknown feature ''/],
       ["service = IMAP", /service: unknown feature 'IMAP'/],
@@ -493,6 +494,12 @@ describe("precedence: arguments > [service] section > top level > defaults", () 
 // ---- server URLs ----
 
 describe("socket URLs", () => {
+  it("blanks around ',' and '|' separate items; they are not part of a URL or feature", async () => {
+    const s = await settingsOf("imap", [], "socket = http://a/ ,  http://b/\nservice = imap | pop3\n");
+    expect(s.servers).toEqual(["http://a/", "http://b/"]);
+    expect(s.features).toEqual(["imap", "pop3"]);
+  });
+
   const servers = async (v: string) => (await settingsOf("imap", [`socket=${v}`], "")).servers;
   const urlError = async (v: string) => await errorOf("imap", [`socket=${v}`], "");
 
