@@ -6,15 +6,14 @@
 // setUser and keep checking the old password elsewhere.
 import { Bytes } from "./bytes";
 import { parseSettings, Settings } from "./config";
+import { getUserEnvelope, needsObfuscatedForm, setUserEnvelope, LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH } from "./envelope";
 import {
-  getUserEnvelope, logoffEnvelope, logonEnvelope, needsObfuscatedForm, setUserEnvelope,
-  LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH,
-} from "./envelope";
-import { exchangeProblem, knowsNoRegisterSession, printable } from "./flow";
+  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, unavailable,
+} from "./exchange";
 import { Level, log, post } from "./host";
 import { passwordProblem, userProblem } from "./input";
 import { ER_LOGON_FAILED, ER_NONE, errorName } from "./kopano";
-import { LogonReply, MvProp, readGetUserReply, readLogoffReply, readLogonReply, readSetUserReply } from "./reply";
+import { LogonReply, MvProp, readGetUserReply, readSetUserReply } from "./reply";
 import { Code, Verdict } from "./verdict";
 
 export const enum Phase { Prelim = 0, Update = 1 }
@@ -55,69 +54,13 @@ export function newPasswordProblem(password: Bytes): string {
   return "";
 }
 
-/** One server's answer, when it ends the search; `final` false means "try the next server". */
-class Outcome {
-  constructor(public final: bool, public verdict: Verdict | null, public problem: string) {}
-}
-
-function unavailable(problem: string): Outcome {
-  return new Outcome(false, null, problem);
-}
-
-function finalVerdict(code: Code, reason: string, user: string): Outcome {
-  return new Outcome(true, new Verdict(code, reason, user), "");
-}
-
-class Change {
-  userText: string;
-  constructor(public req: ChangeRequest, public settings: Settings) {
-    this.userText = req.user.toText();
-  }
-
-  where(): string {
-    let s = "user=" + this.userText;
-    if (this.req.rhost.length > 0) s += " rhost=" + printable(this.req.rhost);
-    return s + " service=" + printable(this.req.service);
-  }
-
-  debug(msg: string): void {
-    if (this.settings.debug) log(Level.Debug, msg);
+class Change extends Conversation {
+  constructor(public req: ChangeRequest, settings: Settings) {
+    super(req.user, req.service, req.rhost, settings);
   }
 
   failed(reason: string): void {
-    if (!this.settings.quiet) log(Level.Notice, "password change failed; " + this.where() + " reason=" + reason);
-  }
-
-  /** ns:logon; null with a problem when the server gave no usable answer. */
-  logon(index: i32, password: Bytes, flags: u32, problem: Array<string>): LogonReply | null {
-    const body = logonEnvelope(this.req.user, password, flags, printable(this.req.service));
-    const r = post(index, body.view());
-    body.wipe(); // the envelope held a password
-    const why = exchangeProblem(r, "logon");
-    if (why.length > 0) {
-      problem.push(why);
-      return null;
-    }
-    const reply = readLogonReply(r.body);
-    if (!reply.readable) {
-      problem.push("unreadable logon reply: " + reply.problem);
-      return null;
-    }
-    this.debug("server " + (index + 1).toString() + ": logon flags=" + flags.toString() + " er=" + errorName(reply.er));
-    return reply;
-  }
-
-  logoff(index: i32, sessionId: u64): void {
-    const body = logoffEnvelope(sessionId);
-    const r = post(index, body.view());
-    const why = exchangeProblem(r, "logoff");
-    if (why.length > 0) {
-      this.debug("server " + (index + 1).toString() + ": " + why);
-      return;
-    }
-    const reply = readLogoffReply(r.body);
-    this.debug("server " + (index + 1).toString() + ": logoff " +
-      (reply.readable ? errorName(reply.result) : "reply unreadable: " + reply.problem));
+    this.notice("password change failed", reason);
   }
 
   /** A password-only check that leaves no session behind (old servers ignore NO_REGISTER_SESSION). */
