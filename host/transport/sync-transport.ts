@@ -22,8 +22,10 @@ export interface TransportOptions {
 
 export type PostResult = { tag: "ok"; val: { status: number; body: Uint8Array } } | { tag: "err"; val: TransportErrorName };
 
-/** Grace beyond the deadline before the main thread gives up on the worker itself. */
-const WORKER_GRACE_MS = 2000;
+/** Grace beyond the deadline before the main thread gives up on the worker itself. The worker enforces the
+ * deadline on the connection; this only covers a worker that cannot answer at all (it failed to start, or is
+ * stuck), so it is short: the answer still comes close to deadline + 10%. Either way the result is `timeout`. */
+const WORKER_GRACE_MS = 250;
 const workerFile = new URL("./worker.js", import.meta.url);
 
 export class SyncTransport {
