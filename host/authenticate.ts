@@ -90,8 +90,13 @@ export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {})
   }
 }
 
-/** The whole check. The password buffer is zeroed before this returns, whatever happens. */
-export async function runAuthentication(request: AuthenticationRequest, hooks: Hooks = {}): Promise<AuthenticationOutcome> {
+/**
+ * One guest call with the network: `configure` (server list pinned), then `call` on a fresh instance whose `post`
+ * is the Node transport; the verdict checked. Every buffer in `secrets` is zeroed before this returns, whatever
+ * happens. The one shape of every operation (authenticate, chauthtok), as pam_mapi.so runs them.
+ */
+export async function runGuestCall(request: ConfigureRequest, hooks: Hooks, secrets: Uint8Array[],
+  call: (guest: GuestInstance) => unknown): Promise<AuthenticationOutcome> {
   try {
     const configured = await runConfigure(request, hooks);
     if (!configured.ok) {
@@ -109,9 +114,7 @@ export async function runAuthentication(request: AuthenticationRequest, hooks: H
     let guest: GuestInstance | undefined;
     try {
       guest = newGuest({ post: (server, body) => transport.post(server, body), log: logSink(logs, hooks) });
-      const raw = guest.exports.authenticate(request.service, request.user, request.password, request.args,
-        request.config, request.rhost);
-      return { verdict: checkVerdict(raw), settings: configured.settings, posts: transport.records, logs };
+      return { verdict: checkVerdict(call(guest)), settings: configured.settings, posts: transport.records, logs };
     } catch (e) {
       const message = `the guest failed: ${errorText(e)}`;
       return {
@@ -123,6 +126,13 @@ export async function runAuthentication(request: AuthenticationRequest, hooks: H
       transport.close();
     }
   } finally {
-    request.password.fill(0);
+    for (const secret of secrets) secret.fill(0);
   }
+}
+
+/** The whole check. The password buffer is zeroed before this returns, whatever happens. */
+export function runAuthentication(request: AuthenticationRequest, hooks: Hooks = {}): Promise<AuthenticationOutcome> {
+  return runGuestCall(request, hooks, [request.password], (guest) =>
+    guest.exports.authenticate(request.service, request.user, request.password, request.args, request.config,
+      request.rhost));
 }
