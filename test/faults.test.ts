@@ -13,6 +13,7 @@ import { loadUserDb, startEmulator, type Emulator, type FaultMode } from "../hos
 import { repoRoot } from "./helpers/guest.js";
 import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
+import { freePort as deadPort } from "./helpers/ports.js"; // free a moment ago: nothing listens there
 
 const USERS = loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json"));
 const PASSWORD = "Secr3t!"; // alice's in demo-users.json
@@ -49,14 +50,6 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 let serial = 0;
 /** One authentication of alice through the real module; code and wall time of the whole pamdrive process. */

@@ -5,7 +5,6 @@
 // npm test runs a small load (LOAD_SASL=2000, LOAD_APACHE=1000); `npm run load` the full one (50 000 / 10 000) and
 // writes the figures to build/load-figures.json.
 import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadUserDb, startEmulator, type Emulator } from "../host/emulator/index.js";
@@ -15,6 +14,7 @@ import {
   writePamServiceDir, type Apache, type Saslauthd,
 } from "./helpers/daemons.js";
 import { MODULE } from "./helpers/pam.js";
+import { freePort as deadPort } from "./helpers/ports.js"; // free a moment ago: nothing listens there
 
 const SASL_RUNS = Number(process.env.LOAD_SASL ?? 2000);
 const APACHE_RUNS = Number(process.env.LOAD_APACHE ?? 1000);
@@ -60,13 +60,6 @@ async function pool(count: number, width: number, job: (i: number) => Promise<vo
   }));
 }
 
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Growth between two snapshots of the same processes: the largest RSS growth and any change of descriptors. */
 function growth(before: ProcFigures[], after: ProcFigures[]) {

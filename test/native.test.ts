@@ -4,7 +4,6 @@
 // Needs `npm run build` (build:guest, then build:native).
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,6 +12,7 @@ import {
   MODULE, PAM, TEST_MODULE, makeConfdir, moduleStack, removeConfdir, runPamdrive, runPamthreads, writeConfdir,
 } from "./helpers/pam.js";
 import { makeTestPki } from "./helpers/tls.js";
+import { freePort as deadPort } from "./helpers/ports.js"; // free a moment ago: nothing listens there
 
 const OK = capture("tcp-a-logon-ok-alice.resp.raw");
 const WRONG = capture("tcp-b-logon-wrong-password.resp.raw");
@@ -41,14 +41,6 @@ function symbols(file: string, which: "--defined-only" | "--undefined-only"): st
     .split("\n").filter(Boolean).map((l) => l.trim().split(/\s+/).pop()!.replace(/@.*/, ""));
 }
 
-/** A TCP port on 127.0.0.1 that nothing listens on. */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("build/pam_mapi.so symbols", () => {
   for (const file of [MODULE, TEST_MODULE]) {
