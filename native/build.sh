@@ -22,8 +22,8 @@ GENERATED=(-O3 -w -DNDEBUG)
 # nodelete: libpam dlclose()s the module at every pam_end (saslauthd, Apache, sshd run one PAM transaction per
 # login); staying resident saves re-loading libcurl and OpenSSL each time (docs/performance.md). No per-call state
 # survives either way: each call gets a fresh guest instance and its own connections.
-LINK=(-shared -Wl,--version-script=native/pam_mapi.map -Wl,-z,relro,-z,now -Wl,-z,defs -Wl,-z,nodelete -lcurl -lpam)
-SOURCES=(pam_entry guest_abi guest_instance wasm_rt transport server_url config_file log text secret)
+LINK=(-shared -Wl,--version-script=native/pam_mapi.map -Wl,-z,relro,-z,now -Wl,-z,defs -Wl,-z,nodelete -lpam)
+SOURCES=(pam_entry guest_abi guest_instance wasm_rt transport http_client server_url config_file log text secret)
 
 # build_module WASM GEN_DIR OUTPUT
 build_module() {

@@ -1,85 +1,172 @@
-/* Validates the server URLs from `configure` with libcurl's own URL parser, and rebuilds each one in the
- * normalised form that the transport hands to libcurl, so what we checked is exactly what gets connected to. */
+/* Validates the server URLs from `configure` with a strict grammar of our own (a subset of what the guest
+ * accepts is refused nowhere, since the guest checks the same shape first), and rebuilds each one in a
+ * normalised form, so what we checked is exactly what gets connected to. No libcurl here: a module that only
+ * speaks http:// or file:// never loads it (see transport.c). */
 #include "server_url.h"
 
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
-
-#include <curl/curl.h>
 
 #include "text.h"
 
 #define MAX_URL 2048
 
-static bool part_present(CURLU *u, CURLUPart part) {
-  char *value = NULL;
-  CURLUcode rc = curl_url_get(u, part, &value, 0);
-  bool present = rc == CURLUE_OK && value != NULL && value[0] != '\0';
-  curl_free(value);
-  return present;
+/* RFC 3986 pchar without pct-encoded, plus '/': what the guest allows in a path. */
+static bool path_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("/-._~!$&'()*+;=:", c);
 }
 
-static int parse_unix(CURLU *u, struct server *out, const char **why) {
-  char *host = NULL, *path = NULL;
-  int rc = -1;
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && host[0] && strcmp(host, "localhost") != 0) {
-    *why = "a file:// URL must not name a host";
-    goto done;
+/* A path of allowed characters with no "." or ".." segment. */
+static bool path_valid(const char *p, size_t len) {
+  for (size_t i = 0; i < len; i++)
+    if (p[i] == '\0' || !path_char(p[i])) return false;
+  for (size_t i = 0; i < len;) {
+    size_t j = i + 1;
+    while (j < len && p[j] != '/') j++;
+    size_t seg = j - i - 1;
+    if ((seg == 1 && p[i + 1] == '.') || (seg == 2 && p[i + 1] == '.' && p[i + 2] == '.')) return false;
+    i = j;
   }
-  if (curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK || path == NULL || path[0] != '/') {
-    *why = "a file:// URL needs an absolute socket path";
-    goto done;
+  return true;
+}
+
+static bool dns_name_valid(const char *h, size_t len) {
+  if (len == 0 || len > 253) return false;
+  size_t label = 0;
+  for (size_t i = 0; i <= len; i++) {
+    char c = i < len ? h[i] : '.';
+    if (c == '.') {
+      if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-') return false;
+      label = 0;
+    } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-') {
+      label++;
+    } else {
+      return false;
+    }
   }
-  size_t len = strlen(path);
+  return true;
+}
+
+/* Host: [IPv6], dotted IPv4, or a DNS name (all-digit-and-dot names must be valid IPv4). */
+static bool host_valid(const char *h, size_t len, bool *bracketed) {
+  char copy[256];
+  *bracketed = len >= 2 && h[0] == '[' && h[len - 1] == ']';
+  if (*bracketed) {
+    if (len - 2 >= sizeof copy) return false;
+    memcpy(copy, h + 1, len - 2);
+    copy[len - 2] = '\0';
+    unsigned char addr[16];
+    return inet_pton(AF_INET6, copy, addr) == 1;
+  }
+  if (len >= sizeof copy || !dns_name_valid(h, len)) return false;
+  bool numeric = true;
+  for (size_t i = 0; i < len; i++)
+    if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.')) numeric = false;
+  if (!numeric) return true;
+  memcpy(copy, h, len);
+  copy[len] = '\0';
+  unsigned char addr[4];
+  return inet_pton(AF_INET, copy, addr) == 1;
+}
+
+static char *dup_range(const char *s, size_t len) {
+  char *out = malloc(len + 1);
+  if (out) memcpy(out, s, len), out[len] = '\0';
+  return out;
+}
+
+static int parse_unix(const char *rest, struct server *out, const char **why) {
+  if (strncmp(rest, "localhost/", 10) == 0) rest += 9;
+  if (rest[0] != '/') {
+    *why = "a file:// URL must not name a host and needs an absolute socket path";
+    return -1;
+  }
+  size_t len = strlen(rest);
   if (len >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
     *why = "the socket path is too long for a unix socket";
-    goto done;
+    return -1;
   }
-  if (text_has_control((const uint8_t *)path, len)) {
-    *why = "the socket path holds control characters";
-    goto done;
+  if (!path_valid(rest, len) || rest[len - 1] == '/') {
+    *why = "the socket path is not a plain absolute path";
+    return -1;
   }
   out->kind = SERVER_UNIX;
-  out->socket_path = strdup(path);
+  out->socket_path = strdup(rest);
   out->url = strdup("http://localhost/");
-  if (out->socket_path == NULL || out->url == NULL) {
+  out->host = strdup("localhost");
+  out->authority = strdup("localhost");
+  out->path = strdup("/");
+  if (!out->socket_path || !out->url || !out->host || !out->authority || !out->path) {
     *why = "out of memory";
-    goto done;
+    return -1;
   }
-  rc = 0;
-done:
-  curl_free(host);
-  curl_free(path);
-  return rc;
+  return 0;
 }
 
-static int parse_http(CURLU *u, bool tls, struct server *out, const char **why) {
-  char *host = NULL, *url = NULL;
-  int rc = -1;
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || host[0] == '\0') {
+static int parse_http(const char *scheme, const char *rest, bool tls, struct server *out, const char **why) {
+  size_t authority_len = strcspn(rest, "/");
+  const char *path = rest + authority_len;
+  if (memchr(rest, '@', authority_len)) {
+    *why = "user info, a query or a fragment is not allowed";
+    return -1;
+  }
+  /* The port is after the last ':' outside brackets. */
+  const char *close = memchr(rest, ']', authority_len);
+  const char *from = close ? close : rest;
+  const char *colon = memchr(from, ':', authority_len - (size_t)(from - rest));
+  size_t host_len = colon ? (size_t)(colon - rest) : authority_len;
+  bool bracketed;
+  if (host_len == 0) {
     *why = "the URL has no host";
-    goto done;
+    return -1;
   }
-  if (strchr(host, '%')) { /* percent-encoded host names or IPv6 zone ids: nothing legitimate needs them */
+  if (!host_valid(rest, host_len, &bracketed)) {
     *why = "the host name is not plain";
-    goto done;
+    return -1;
   }
-  if (curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK || url == NULL) {
-    *why = "the URL does not normalise";
-    goto done;
+  unsigned long port = tls ? 443 : 80;
+  if (colon) {
+    const char *p = colon + 1, *end = rest + authority_len;
+    size_t digits = (size_t)(end - p);
+    if (digits == 0 || digits > 5 || p[0] == '0') {
+      *why = "the port is not 1-65535";
+      return -1;
+    }
+    port = 0;
+    for (; p < end; p++) {
+      if (*p < '0' || *p > '9') {
+        *why = "the port is not 1-65535";
+        return -1;
+      }
+      port = port * 10 + (unsigned long)(*p - '0');
+    }
+    if (port < 1 || port > 65535) {
+      *why = "the port is not 1-65535";
+      return -1;
+    }
+  }
+  size_t path_len = strlen(path);
+  if (path_len && !path_valid(path, path_len)) {
+    *why = "user info, a query or a fragment is not allowed";
+    return -1;
   }
   out->kind = tls ? SERVER_HTTPS : SERVER_HTTP;
-  out->url = strdup(url);
-  if (out->url == NULL) {
+  out->port = (uint16_t)port;
+  out->host = bracketed ? dup_range(rest + 1, host_len - 2) : dup_range(rest, host_len);
+  out->authority = dup_range(rest, authority_len);
+  out->path = path_len ? strdup(path) : strdup("/");
+  size_t url_size = strlen(scheme) + 3 + authority_len + path_len + 2;
+  out->url = malloc(url_size);
+  if (out->url) snprintf(out->url, url_size, "%s://%.*s%s", scheme, (int)authority_len, rest, path_len ? path : "/");
+  if (!out->host || !out->authority || !out->path || !out->url) {
     *why = "out of memory";
-    goto done;
+    return -1;
   }
-  rc = 0;
-done:
-  curl_free(host);
-  curl_free(url);
-  return rc;
+  return 0;
 }
 
 int server_parse(const char *text, struct server *out, const char **why) {
@@ -89,31 +176,15 @@ int server_parse(const char *text, struct server *out, const char **why) {
     *why = "empty, over-long or holds control characters";
     return -1;
   }
-  CURLU *u = curl_url();
-  if (u == NULL) {
-    *why = "out of memory";
+  if (strpbrk(text, "?#%")) {
+    *why = "user info, a query or a fragment is not allowed";
     return -1;
   }
   int rc = -1;
-  char *scheme = NULL;
-  /* CURLU_NON_SUPPORT_SCHEME: parse file:// too even though the handle never speaks it. */
-  if (curl_url_set(u, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL) {
-    *why = "not a URL";
-    goto done;
-  }
-  if (part_present(u, CURLUPART_USER) || part_present(u, CURLUPART_PASSWORD) || part_present(u, CURLUPART_OPTIONS) ||
-      part_present(u, CURLUPART_QUERY) || part_present(u, CURLUPART_FRAGMENT)) {
-    *why = "user info, a query or a fragment is not allowed";
-    goto done;
-  }
-  if (strcmp(scheme, "file") == 0) rc = parse_unix(u, out, why);
-  else if (strcmp(scheme, "http") == 0) rc = parse_http(u, false, out, why);
-  else if (strcmp(scheme, "https") == 0) rc = parse_http(u, true, out, why);
+  if (strncmp(text, "file://", 7) == 0) rc = parse_unix(text + 7, out, why);
+  else if (strncmp(text, "http://", 7) == 0) rc = parse_http("http", text + 7, false, out, why);
+  else if (strncmp(text, "https://", 8) == 0) rc = parse_http("https", text + 8, true, out, why);
   else *why = "the scheme must be file, http or https";
-done:
-  curl_free(scheme);
-  curl_url_cleanup(u);
   if (rc != 0) server_clear(out);
   return rc;
 }
@@ -121,5 +192,8 @@ done:
 void server_clear(struct server *s) {
   free(s->url);
   free(s->socket_path);
+  free(s->host);
+  free(s->authority);
+  free(s->path);
   memset(s, 0, sizeof *s);
 }

@@ -3,13 +3,18 @@
 #define PAM_MAPI_SERVER_URL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum server_kind { SERVER_UNIX, SERVER_HTTP, SERVER_HTTPS };
 
 struct server {
   enum server_kind kind;
-  char *url;         /* what libcurl is given: the normalised http(s) URL, or http://localhost/ for a socket */
+  char *url;         /* the normalised URL: what libcurl is given for https, and what debug lines name */
   char *socket_path; /* SERVER_UNIX: absolute path that fits sun_path */
+  char *host;        /* SERVER_HTTP(S): DNS name or address, without brackets; "localhost" for a socket */
+  char *authority;   /* the Host header: host[:port] as written, brackets kept */
+  char *path;        /* the request target, starts with '/' */
+  uint16_t port;     /* SERVER_HTTP(S) */
 };
 
 /* 0 and a filled *out, or -1 with a static reason in *why. */
