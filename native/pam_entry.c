@@ -146,7 +146,7 @@ static enum verdict_code authenticate_once(struct auth_call *c, const struct sec
   struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
   struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
   if (transport == NULL) {
-    log_host(c->pamh, LOG_ERR, "authenticate: cannot set up the transport (out of memory or libcurl failure)");
+    log_host(c->pamh, LOG_ERR, "authenticate: cannot set up the transport (out of memory)");
     return V_SERVICE_ERR;
   }
   struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
@@ -320,7 +320,7 @@ static int chauthtok_once(struct auth_call *c, int flags, enum guest_phase phase
   struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
   struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
   if (transport == NULL) {
-    log_host(c->pamh, LOG_ERR, "chauthtok: cannot set up the transport (out of memory or libcurl failure)");
+    log_host(c->pamh, LOG_ERR, "chauthtok: cannot set up the transport (out of memory)");
     return PAM_SERVICE_ERR;
   }
   struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
