@@ -1,7 +1,7 @@
-/* Validates the server URLs from `configure` with a strict grammar of our own (a subset of what the guest
- * accepts is refused nowhere, since the guest checks the same shape first), and rebuilds each one in a
- * normalised form, so what we checked is exactly what gets connected to. No libcurl here: a module that only
- * speaks http:// or file:// never loads it (see transport.c). */
+/* Validates the server URLs from `configure` again, with a strict grammar of our own (the guest's rules:
+ * file:///path, http(s)://host[:port][/path]; no user info, query, fragment, percent-escape or dot segment),
+ * and rebuilds each one in a normalised form, so what we checked is exactly what gets connected to. No libcurl
+ * here: a module that only speaks http:// or file:// never loads it (see transport.c). */
 #include "server_url.h"
 
 #include <arpa/inet.h>
@@ -177,7 +177,7 @@ int server_parse(const char *text, struct server *out, const char **why) {
     return -1;
   }
   if (strpbrk(text, "?#%")) {
-    *why = "user info, a query or a fragment is not allowed";
+    *why = "a query, a fragment or a percent-escape is not allowed";
     return -1;
   }
   int rc = -1;
