@@ -1,22 +1,26 @@
 import { defineConfig } from "vitest/config";
 
-// Tests that install into the real system (dpkg -i of the .deb puts pam_mapi.so and /etc/security/pam_mapi.conf
-// in place for a moment) run in a second group, after every other file has finished, so no test ever sees the
-// machine-wide default configuration of another.
+// Three groups, one after the other:
+// - "suite": everything that needs no system daemon, two files at a time;
+// - "daemons": the files that start saslauthd, Apache and Postfix under pam_wrapper, one file at a time (every
+//   daemon process takes one of pam_wrapper's few /tmp/pam.X directories, and two cores are enough for one set);
+// - "system-install": the .deb test, which puts pam_mapi.so and /etc/security/pam_mapi.conf into the real system
+//   for a moment, alone and last, so no other test ever sees them.
+const DAEMONS = ["test/consumers.test.ts", "test/load.test.ts", "test/recipes.test.ts", "test/secrets.test.ts"];
 const SYSTEM_INSTALL = ["test/packaging.test.ts"];
 
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // End-to-end suites start daemons (saslauthd, apache) and the emulator; two cores, so keep it modest.
     maxWorkers: 2,
     // The default console report, plus a JSON copy that .ci/run turns into a plain "N passed, N failed" line.
     reporters: ["default", "json"],
     outputFile: { json: "build/test-results.json" },
     projects: [
-      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: SYSTEM_INSTALL, sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: "system-install", include: SYSTEM_INSTALL, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: [...DAEMONS, ...SYSTEM_INSTALL], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "daemons", include: DAEMONS, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: "system-install", include: SYSTEM_INSTALL, sequence: { groupOrder: 2 } } },
     ],
   },
 });
