@@ -5,13 +5,13 @@
 // Success only once a fresh logon with the new password works: servers with auth_method=pam/kerberos accept
 // setUser and keep checking the old password elsewhere.
 import { Bytes } from "./bytes";
-import { parseSettings, Settings } from "./config";
+import { Settings } from "./config";
 import { getUserEnvelope, needsObfuscatedForm, setUserEnvelope, LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH } from "./envelope";
 import {
-  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, unavailable,
+  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, start, unavailable,
 } from "./exchange";
 import { Level, log, post } from "./host";
-import { passwordProblem, userProblem } from "./input";
+import { passwordProblem } from "./input";
 import { ER_LOGON_FAILED, ER_NONE, errorName } from "./kopano";
 import { LogonReply, MvProp, readGetUserReply, readSetUserReply } from "./reply";
 import { Code, Verdict } from "./verdict";
@@ -74,17 +74,9 @@ class Change extends Conversation {
 }
 
 export function chauthtok(req: ChangeRequest): Verdict {
-  const parsed = parseSettings(req.service, req.args, req.config);
-  if (parsed.settings == null) {
-    log(Level.Error, "configuration error: " + parsed.error);
-    return new Verdict(Code.ServiceErr, "configuration error: " + parsed.error);
-  }
-  const settings = parsed.settings!;
-  const badUser = userProblem(req.user);
-  if (badUser.length > 0) {
-    if (!settings.quiet) log(Level.Notice, "password change failed; invalid user name: " + badUser);
-    return new Verdict(Code.AuthErr, "invalid user name: " + badUser);
-  }
+  const begun = start(req.service, req.args, req.config, req.user, "password change failed");
+  if (begun.settings == null) return begun.verdict!;
+  const settings = begun.settings!;
   const change = new Change(req, settings);
   const badOld = passwordProblem(req.oldPassword);
   if (badOld.length > 0) {

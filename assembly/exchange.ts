@@ -1,9 +1,10 @@
 // What every flow (authentication, password change) does with a server: one call's context for log lines, the
 // logon and logoff round trips, reading the host's reply status, and one server's outcome.
 import { Bytes } from "./bytes";
-import { Settings } from "./config";
+import { parseSettings, Settings } from "./config";
 import { logoffEnvelope, logonEnvelope } from "./envelope";
 import { Level, log, post, PostResult } from "./host";
+import { userProblem } from "./input";
 import { errorName } from "./kopano";
 import { LogonReply, readFault, readLogoffReply, readLogonReply } from "./reply";
 import { Code, Verdict } from "./verdict";
@@ -19,6 +20,31 @@ export function unavailable(problem: string): Outcome {
 
 export function finalVerdict(code: Code, reason: string, user: string): Outcome {
   return new Outcome(true, new Verdict(code, reason, user), "");
+}
+
+/** The start every flow shares: the settings, and a user name fit to send — or the verdict that ends the call. */
+export class Start {
+  settings: Settings | null = null;
+  verdict: Verdict | null = null;
+}
+
+/** `failure` names the refused operation in the log line ("authentication failure", "password change failed"). */
+export function start(service: string, args: Array<string>, config: Bytes, user: Bytes, failure: string): Start {
+  const out = new Start();
+  const parsed = parseSettings(service, args, config);
+  if (parsed.settings == null) {
+    log(Level.Error, "configuration error: " + parsed.error);
+    out.verdict = new Verdict(Code.ServiceErr, "configuration error: " + parsed.error);
+    return out;
+  }
+  const badUser = userProblem(user);
+  if (badUser.length > 0) {
+    if (!parsed.settings!.quiet) log(Level.Notice, failure + "; invalid user name: " + badUser);
+    out.verdict = new Verdict(Code.AuthErr, "invalid user name: " + badUser);
+    return out;
+  }
+  out.settings = parsed.settings;
+  return out;
 }
 
 /** Text safe for a log line: control characters become '?', and long values are cut. */

@@ -3,13 +3,12 @@
 // when a server could not give an answer (transport failure, fault, unreadable reply, unexpected er), never
 // after LOGON_FAILED.
 import { Bytes } from "./bytes";
-import { parseSettings } from "./config";
 import { getUserEnvelope, LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH } from "./envelope";
 import {
-  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, printable, unavailable,
+  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, printable, start, unavailable,
 } from "./exchange";
 import { Level, log, post } from "./host";
-import { passwordProblem, userProblem } from "./input";
+import { passwordProblem } from "./input";
 import { ER_LOGON_FAILED, ER_NONE, errorName } from "./kopano";
 import { readGetUserReply } from "./reply";
 import { Code, Verdict } from "./verdict";
@@ -33,18 +32,9 @@ class Login extends Conversation {
 }
 
 export function authenticate(req: Request): Verdict {
-  const parsed = parseSettings(req.service, req.args, req.config);
-  if (parsed.settings == null) {
-    log(Level.Error, "configuration error: " + parsed.error);
-    return new Verdict(Code.ServiceErr, "configuration error: " + parsed.error);
-  }
-  const settings = parsed.settings!;
-
-  const badUser = userProblem(req.user);
-  if (badUser.length > 0) {
-    if (!settings.quiet) log(Level.Notice, "authentication failure; invalid user name: " + badUser);
-    return new Verdict(Code.AuthErr, "invalid user name: " + badUser);
-  }
+  const begun = start(req.service, req.args, req.config, req.user, "authentication failure");
+  if (begun.settings == null) return begun.verdict!;
+  const settings = begun.settings!;
   const login = new Login(req.user, req.service, req.rhost, settings);
   const badPassword = passwordProblem(req.password);
   if (badPassword.length > 0) {

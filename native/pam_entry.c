@@ -214,7 +214,8 @@ static int prompt_password(struct auth_call *c, struct secret *out) {
   return rc;
 }
 
-static int authenticate(struct auth_call *c) {
+static int authenticate(struct auth_call *c, int flags) {
+  (void)flags;
   unsigned options = c->settings.options;
   struct secret password = {0};
   const void *stored = NULL;
@@ -256,10 +257,9 @@ static int authenticate(struct auth_call *c) {
   return conclude(c, code);
 }
 
-EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  (void)flags;
-  result_forget(pamh); /* an earlier success in this handle must not outlive a new attempt */
-
+/* The frame of every operation: the user and items, the configuration and the pinned servers, then `step`;
+ * everything the call owns is released in one place. */
+static int run_call(pam_handle_t *pamh, int argc, const char **argv, int flags, int (*step)(struct auth_call *, int)) {
   const char *user = NULL;
   int rc = pam_get_user(pamh, &user, NULL);
   if (rc != PAM_SUCCESS) return conversation_code(rc);
@@ -273,9 +273,16 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
       .args = {argv, argc > 0 ? (size_t)argc : 0},
   };
   rc = configure(&c, argc, argv);
-  if (rc == PAM_SUCCESS) rc = authenticate(&c);
+  if (rc == PAM_SUCCESS) rc = step(&c, flags);
   auth_call_release(&c);
   return rc;
+}
+
+EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv) {
+  (void)flags;
+  result_forget(pamh); /* an earlier success in this handle must not outlive a new attempt */
+
+  return run_call(pamh, argc, argv, flags, authenticate);
 }
 
 EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -431,20 +438,5 @@ static int change_password(struct auth_call *c, int flags) {
 }
 
 EXPORT int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  const char *user = NULL;
-  int rc = pam_get_user(pamh, &user, NULL);
-  if (rc != PAM_SUCCESS) return conversation_code(rc);
-  if (user == NULL) return PAM_SERVICE_ERR;
-
-  struct auth_call c = {
-      .pamh = pamh,
-      .service = item_or_empty(pamh, PAM_SERVICE),
-      .user = user,
-      .rhost = item_or_empty(pamh, PAM_RHOST),
-      .args = {argv, argc > 0 ? (size_t)argc : 0},
-  };
-  rc = configure(&c, argc, argv);
-  if (rc == PAM_SUCCESS) rc = change_password(&c, flags);
-  auth_call_release(&c);
-  return rc;
+  return run_call(pamh, argc, argv, flags, change_password);
 }

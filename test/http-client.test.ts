@@ -110,7 +110,10 @@ async function authenticate(url: string, module = MODULE, password = "bench-secr
   writeConfdir(confdir, service, [`auth required ${module} socket=${url} timeout=${DEADLINE_S} debug config=${emptyConfig}`]);
   const t0 = performance.now();
   const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: [password] });
-  const ms = performance.now() - t0;
+  // The bound is on pam_authenticate as the application waits for it (timed inside pamdrive), not on the
+  // process start-up around it; the whole process is checked only loosely.
+  expect(performance.now() - t0).toBeLessThan(BOUND_MS * 2 + 2000);
+  const ms = r.times.auth;
   const line = r.syslog.map((l) => l.message).find((m) => m.startsWith("server 1 (")) ?? "";
   const result = /^server 1 \([^)]*\): (?:\d+ bytes sent, HTTP (\d+)|([a-z-]+) after)/.exec(line);
   return { code: r.ops.auth, ms, result: result?.[1] ? "ok" : result?.[2] ?? `? ${line}` };

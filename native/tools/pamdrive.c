@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <security/pam_appl.h>
 
@@ -141,13 +142,18 @@ int main(int argc, char **argv) {
     int last = PAM_SUCCESS;
     for (int k = 0; k < nops; k++) {
       int known;
+      struct timespec t0, t1;
+      clock_gettime(CLOCK_MONOTONIC, &t0);
       rc = run_op(h, ops[k], &known);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
       if (!known) {
         fprintf(stderr, "pamdrive: unknown operation %s\n", ops[k]);
         pam_end(h, PAM_SYSTEM_ERR);
         return 2;
       }
-      printf("%s=%d\n", ops[k], rc);
+      /* How long the PAM call took as the application sees it, without this process's own start-up. */
+      long long us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+      printf("%s=%d\n%s_us=%lld\n", ops[k], rc, ops[k], us);
       fflush(stdout);
       if (rc != PAM_SUCCESS && first_failure == 0) first_failure = rc;
       last = rc;

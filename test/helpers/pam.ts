@@ -83,6 +83,7 @@ export interface PamRun {
   signal: NodeJS.Signals | null;
   ops: Record<string, number>;       // last result of each operation (pamdrive)
   results: Array<[string, number]>;  // every "op=CODE" line in order (all rounds)
+  times: Record<string, number>;     // milliseconds the last call of each operation took inside pamdrive
   stdout: string;
   stderr: string;
   syslog: SyslogLine[];      // pam_syslog lines, when run under pam_wrapper
@@ -135,11 +136,14 @@ function runProcess(confdir: string, argv: string[], options: RunOptions): Promi
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const results: Array<[string, number]> = [];
+      const times: Record<string, number> = {};
       for (const line of stdout.split("\n")) {
-        const m = /^(\w+)=(-?\d+)$/.exec(line);
+        const t = /^(\w+)_us=(\d+)$/.exec(line);
+        if (t) times[t[1]] = Number(t[2]) / 1000;
+        const m = t ? null : /^(\w+)=(-?\d+)$/.exec(line);
         if (m) results.push([m[1], Number(m[2])]);
       }
-      resolve({ code, signal, ops: Object.fromEntries(results), results, stdout, stderr, syslog: parseSyslog(stderr) });
+      resolve({ code, signal, ops: Object.fromEntries(results), results, times, stdout, stderr, syslog: parseSyslog(stderr) });
     });
     child.stdin.on("error", () => {});
     child.stdin.end(input);
