@@ -62,6 +62,22 @@ async function pool(count: number, width: number, job: (i: number) => Promise<vo
 
 
 /** Growth between two snapshots of the same processes: the largest RSS growth and any change of descriptors. */
+/** `runs` calls of `one` (true = the verdict was right), `width` at a time, between settled snapshots of the
+ * daemon's processes; `processes()` lists them now, so a crashed process shows as missing afterwards. */
+async function measure(runs: number, width: number, processes: () => number[], one: (i: number) => Promise<boolean>) {
+  const pids = processes();
+  const before = await settledSnapshot(pids);
+  let wrong = 0;
+  const t0 = performance.now();
+  await pool(runs, width, async (i) => {
+    if (!(await one(i))) wrong++;
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const afterPids = processes();
+  const after = await settledSnapshot(pids.filter((p) => afterPids.includes(p)), before);
+  return { pids, afterPids, before, after, wrong, seconds };
+}
+
 function growth(before: ProcFigures[], after: ProcFigures[]) {
   let rss = 0, fds = 0;
   for (const b of before) {
@@ -115,17 +131,9 @@ describe("saslauthd -a pam -n 4", () => {
       return (reply === "OK") === expectOk;
     };
     for (let i = 0; i < WARMUP; i++) await one(i);
-    const pids = [saslauthd.pid(), ...childProcesses(saslauthd.pid())];
-    expect(pids.length).toBe(4);
-    const before = await settledSnapshot(pids);
-    let wrong = 0;
-    const t0 = performance.now();
-    await pool(SASL_RUNS, SASL_CONCURRENCY, async (i) => {
-      if (!(await one(i))) wrong++;
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const afterPids = [saslauthd.pid(), ...childProcesses(saslauthd.pid())];
-    const after = await settledSnapshot(pids, before);
+    const processes = () => [saslauthd.pid(), ...childProcesses(saslauthd.pid())];
+    expect(processes().length).toBe(4);
+    const { pids, afterPids, before, after, wrong, seconds } = await measure(SASL_RUNS, SASL_CONCURRENCY, processes, one);
     figures.saslauthd = {
       authentications: SASL_RUNS, seconds: Number(seconds.toFixed(1)), perSecond: Math.round(SASL_RUNS / seconds),
       wrongVerdicts: wrong, crashes: pids.filter((p) => !afterPids.includes(p)).length,
@@ -154,16 +162,8 @@ describe("Apache, worker MPM", () => {
     const first = await httpStatus(url, ALICE);
     expect(first, apache.errorLog().split("\n").slice(-30).join("\n")).toBe(200);
     await pool(WARMUP, APACHE_CLIENTS, async (i) => void (await one(i)));
-    const pids = processGroupMembers(apache.pid());
-    const before = await settledSnapshot(pids);
-    let wrong = 0;
-    const t0 = performance.now();
-    await pool(APACHE_RUNS, APACHE_CLIENTS, async (i) => {
-      if (!(await one(i))) wrong++;
-    });
-    const seconds = (performance.now() - t0) / 1000;
-    const afterPids = processGroupMembers(apache.pid());
-    const after = await settledSnapshot(pids.filter((p) => afterPids.includes(p)), before);
+    const { pids, afterPids, before, after, wrong, seconds } =
+      await measure(APACHE_RUNS, APACHE_CLIENTS, () => processGroupMembers(apache.pid()), one);
     if (wrong > 0) {
       const log = apache.errorLog().split("\n");
       console.log(`apache wrong verdicts: ${JSON.stringify(statuses)}\n` + log.filter((l) => /SYSLOG\((3|4|5)\)|error|AH0/i.test(l)).slice(-40).join("\n"));
