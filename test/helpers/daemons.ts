@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import {
-  chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync,
+  chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync,
   writeFileSync,
 } from "node:fs";
 import net from "node:net";
@@ -22,6 +22,28 @@ export const WWW_DATA_UID = 33;
 // ---------------------------------------------------------------------------------------------------------------
 // PAM services through pam_wrapper
 
+const readableModules = new Map<string, string>();
+
+/**
+ * Daemons load modules as other users (Apache as www-data), and the checkout may sit in a directory only root can
+ * enter (nothing promises CI's clone more): every absolute module path on a PAM line becomes a copy in a
+ * world-readable directory, made once per process and path. The basename stays, so logs still name pam_mapi.so.
+ */
+function withReadableModules(line: string): string {
+  return line.replace(/(^|\s)(\/\S+\.so)(?=\s|$)/g, (_all, space: string, file: string) => {
+    let copy = readableModules.get(file);
+    if (copy === undefined) {
+      const dir = sharedTempDir("pam-mapi-module-");
+      copy = path.join(dir, path.basename(file));
+      copyFileSync(file, copy);
+      chmodSync(copy, 0o644);
+      readableModules.set(file, copy);
+      process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    }
+    return space + copy;
+  });
+}
+
 /**
  * A directory that pam_wrapper uses instead of /etc/pam.d. Every daemon copies it at its first pam_start, so write it
  * before starting the daemon. World-readable: Apache workers copy it again as www-data after fork.
@@ -35,7 +57,7 @@ export function writePamServiceDir(dir: string, services: Record<string, string>
     ...services,
   };
   for (const [name, text] of Object.entries(files)) {
-    const lines = isolateModuleLines(text.replace(/\n$/, "").split("\n"));
+    const lines = isolateModuleLines(text.replace(/\n$/, "").split("\n")).map(withReadableModules);
     writeFileSync(path.join(dir, name), lines.join("\n") + "\n", { mode: 0o644 });
   }
   return dir;
