@@ -1,9 +1,10 @@
 /* guestloop: the guest alone, in C. The module's own loader (guest_abi.c, guest_instance.c, wasm_rt.c and the
  * wasm2c output) with this file's canned transport in place of libcurl: every post answers with the body of a
- * captured Kopano 11 logon reply at once. Times configure and authenticate (each: instantiate, call, wipe,
- * free), as pam_sm_authenticate runs them.
+ * captured Kopano 11 logon reply at once. Times `authenticate` alone (instantiate, call, wipe, free) and a whole
+ * PAM call as pam_sm_authenticate runs it (one instance for configure and authenticate), and counts the
+ * memory.grow calls of that PAM call.
  *
- *   guestloop REPLY_BODY_FILE ITERATIONS  -> "us_authenticate X us_configure Y failures N grows_per_call G" */
+ *   guestloop REPLY_BODY_FILE ITERATIONS  -> "us_authenticate X us_pam_call Y failures N grows_per_call G" */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,28 +63,42 @@ int main(int argc, char **argv) {
   const char *password = "secret";
   const char *detail;
 
+  /* Two loops, interleaved per iteration so both see the same machine:
+   *  - authenticate alone: open (instantiate), authenticate, close (wipe, free) — the guest's cost per login;
+   *  - a PAM call as pam_sm_authenticate runs it: open, configure, authenticate, close, on one instance. */
   long grows_warm = 0;
-  double t_configure = 0, t_authenticate = 0;
+  double t_alone = 0, t_pam_call = 0;
   for (long i = -1; i < iterations; i++) { /* i = -1: warm-up, not timed */
     struct settings settings;
     struct verdict verdict;
-    struct guest_host host = {.transport = NULL};
+    struct guest_host host = {.transport = &transport};
+    struct guest *g;
+    const struct bytes pw = {(const uint8_t *)password, strlen(password)};
+
     double t0 = now_us();
-    enum guest_status s = guest_configure(&host, "bench", list, config, &settings, &detail);
+    enum guest_status s = guest_open(&g, &detail);
+    if (s == GUEST_OK) s = guest_authenticate(g, &host, "bench", "alice", pw, list, config, "", &verdict, &detail);
+    guest_close(g);
     double t1 = now_us();
-    if (s != GUEST_OK || !settings.ok) failures++;
-    settings_clear(&settings);
-    host.transport = &transport;
-    double t2 = now_us();
-    s = guest_authenticate(&host, "bench", "alice", (struct bytes){(const uint8_t *)password, strlen(password)}, list,
-                           config, "", &verdict, &detail);
-    double t3 = now_us();
     if (s != GUEST_OK || verdict.code != V_SUCCESS) failures++;
     verdict_clear(&verdict);
-    if (i == -1) grows_warm = grows;
-    if (i >= 0) t_configure += t1 - t0, t_authenticate += t3 - t2;
+    long grows_before = grows;
+
+    struct guest_host configure_host = {.transport = NULL};
+    double t2 = now_us();
+    s = guest_open(&g, &detail);
+    if (s == GUEST_OK) s = guest_configure(g, &configure_host, "bench", list, config, &settings, &detail);
+    if (s != GUEST_OK || !settings.ok) failures++;
+    if (s == GUEST_OK) s = guest_authenticate(g, &host, "bench", "alice", pw, list, config, "", &verdict, &detail);
+    guest_close(g);
+    double t3 = now_us();
+    if (s != GUEST_OK || verdict.code != V_SUCCESS) failures++;
+    settings_clear(&settings);
+    verdict_clear(&verdict);
+    if (i == -1) grows_warm = grows - grows_before;
+    if (i >= 0) t_alone += t1 - t0, t_pam_call += t3 - t2;
   }
-  printf("us_authenticate %.2f us_configure %.2f failures %ld grows_per_call %ld\n", t_authenticate / (double)iterations,
-         t_configure / (double)iterations, failures, grows_warm);
+  printf("us_authenticate %.2f us_pam_call %.2f failures %ld grows_per_call %ld\n", t_alone / (double)iterations,
+         t_pam_call / (double)iterations, failures, grows_warm);
   return failures ? 1 : 0;
 }

@@ -141,16 +141,16 @@ try {
   const reply = readFileSync(LOGON_REPLY);
   const bodyFile = path.join(dir, "logon-reply-body.xml");
   writeFileSync(bodyFile, reply.subarray(reply.indexOf("\r\n\r\n") + 4));
-  const gn = calibrate(run("guestloop", [bodyFile, 100]).us_authenticate * 2);
-  const guest = { authenticate: [], configure: [], grows: 0 };
+  const gn = calibrate((({ us_authenticate: a, us_pam_call: p }) => a + p)(run("guestloop", [bodyFile, 100])));
+  const guest = { authenticate: [], pamCall: [], grows: 0 };
   for (let r = 0; r < ROUNDS; r++) {
     const g = run("guestloop", [bodyFile, gn]);
-    guest.authenticate.push(g.us_authenticate), guest.configure.push(g.us_configure);
+    guest.authenticate.push(g.us_authenticate), guest.pamCall.push(g.us_pam_call);
     guest.grows = Math.max(guest.grows, g.grows_per_call);
   }
   results.guest = {
     unit: "µs per call (instantiate + call + wipe + free)", iterations: gn,
-    authenticate: stats(guest.authenticate), configure: stats(guest.configure),
+    authenticate: stats(guest.authenticate), pam_call_configure_and_authenticate: stats(guest.pamCall),
     memory_grows_per_pam_call: guest.grows, target_authenticate: 20,
   };
 
@@ -250,7 +250,7 @@ const rows = [
   ["", "raw C client (physical limit)", f(results.inProcess.raw_client), ""],
   ["", "(pam_mapi − permit) / raw", f(results.inProcess.ratio_mapi_minus_permit_over_raw, 2), "≤ 1.15"],
   ["guest alone µs/call", "authenticate", f(results.guest.authenticate, 2), "≤ 20"],
-  ["", "configure", f(results.guest.configure, 2), ""],
+  ["", "PAM call: configure + authenticate", f(results.guest.pam_call_configure_and_authenticate, 2), ""],
   ["", "memory.grow per PAM call", String(results.guest.memory_grows_per_pam_call), "0"],
   ["saslauthd -n 2 auths/s", "pam_mapi", f(results.saslauthd.pam_mapi), ""],
   ["", "pam_permit", f(results.saslauthd.pam_permit), ""],

@@ -71,19 +71,27 @@ struct verdict {
   char *user;
 };
 
-/* Each call runs on a fresh instance that is wiped and freed before it returns. `detail` receives a static
- * description of a trap or bad output (for the log). */
-enum guest_status guest_configure(struct guest_host *host, const char *service, struct guest_strings args,
-                                  struct bytes config, struct settings *out, const char **detail);
-enum guest_status guest_authenticate(struct guest_host *host, const char *service, const char *user,
+/* One guest instance serves one pam_sm_* call: opened before `configure`, used for it and for at most one
+ * password-bearing call (`authenticate` or `chauthtok`), then closed, which wipes and frees all its memory. So
+ * nothing survives from one PAM call to the next, and no instance ever sees two passwords. A call that traps or
+ * breaks the contract spends the instance (later calls on it fail). `detail` receives a static description of
+ * a trap or bad output (for the log). */
+struct guest;
+enum guest_status guest_open(struct guest **out, const char **detail);
+void guest_close(struct guest *g); /* NULL is fine */
+
+enum guest_status guest_configure(struct guest *g, struct guest_host *host, const char *service,
+                                  struct guest_strings args, struct bytes config, struct settings *out,
+                                  const char **detail);
+enum guest_status guest_authenticate(struct guest *g, struct guest_host *host, const char *service, const char *user,
                                      struct bytes password, struct guest_strings args, struct bytes config,
                                      const char *rhost, struct verdict *out, const char **detail);
 
 /* A password change pass (wit `chauthtok`); `new_password` is ignored by the prelim phase. */
-enum guest_status guest_chauthtok(struct guest_host *host, const char *service, enum guest_phase phase,
-                                  const char *user, struct bytes old_password, struct bytes new_password,
-                                  struct guest_strings args, struct bytes config, const char *rhost,
-                                  struct verdict *out, const char **detail);
+enum guest_status guest_chauthtok(struct guest *g, struct guest_host *host, const char *service,
+                                  enum guest_phase phase, const char *user, struct bytes old_password,
+                                  struct bytes new_password, struct guest_strings args, struct bytes config,
+                                  const char *rhost, struct verdict *out, const char **detail);
 
 void settings_clear(struct settings *s);
 void verdict_clear(struct verdict *v);

@@ -173,11 +173,12 @@ static enum guest_status configure_body(struct guest *g, void *arg) {
   return lift_settings(g, guest_call_configure(g, a), c->out, &c->detail);
 }
 
-enum guest_status guest_configure(struct guest_host *host, const char *service, struct guest_strings args,
-                                  struct bytes config, struct settings *out, const char **detail) {
+enum guest_status guest_configure(struct guest *g, struct guest_host *host, const char *service,
+                                  struct guest_strings args, struct bytes config, struct settings *out,
+                                  const char **detail) {
   memset(out, 0, sizeof *out);
   struct configure_call c = {service, args, config, out, NULL};
-  enum guest_status status = guest_run(host, configure_body, &c, detail);
+  enum guest_status status = guest_call(g, host, configure_body, &c, detail);
   if (status != GUEST_OK && status != GUEST_TRAP) *detail = c.detail;
   if (status != GUEST_OK) settings_clear(out);
   return status;
@@ -206,13 +207,13 @@ static enum guest_status authenticate_body(struct guest *g, void *arg) {
   return lift_verdict(g, guest_call_authenticate(g, a), c->out, &c->detail);
 }
 
-enum guest_status guest_authenticate(struct guest_host *host, const char *service, const char *user,
+enum guest_status guest_authenticate(struct guest *g, struct guest_host *host, const char *service, const char *user,
                                      struct bytes password, struct guest_strings args, struct bytes config,
                                      const char *rhost, struct verdict *out, const char **detail) {
   memset(out, 0, sizeof *out);
   out->code = V_SERVICE_ERR;
   struct authenticate_call c = {service, user, rhost, password, config, args, out, NULL};
-  enum guest_status status = guest_run(host, authenticate_body, &c, detail);
+  enum guest_status status = guest_call(g, host, authenticate_body, &c, detail);
   if (status != GUEST_OK && status != GUEST_TRAP) *detail = c.detail;
   if (status != GUEST_OK) {
     verdict_clear(out);
@@ -249,14 +250,14 @@ static enum guest_status chauthtok_body(struct guest *g, void *arg) {
   return lift_verdict(g, guest_call_chauthtok(g, a), c->out, &c->detail);
 }
 
-enum guest_status guest_chauthtok(struct guest_host *host, const char *service, enum guest_phase phase,
-                                  const char *user, struct bytes old_password, struct bytes new_password,
-                                  struct guest_strings args, struct bytes config, const char *rhost,
-                                  struct verdict *out, const char **detail) {
+enum guest_status guest_chauthtok(struct guest *g, struct guest_host *host, const char *service,
+                                  enum guest_phase phase, const char *user, struct bytes old_password,
+                                  struct bytes new_password, struct guest_strings args, struct bytes config,
+                                  const char *rhost, struct verdict *out, const char **detail) {
   memset(out, 0, sizeof *out);
   out->code = V_SERVICE_ERR;
   struct chauthtok_call c = {service, user, rhost, phase, old_password, new_password, config, args, out, NULL};
-  enum guest_status status = guest_run(host, chauthtok_body, &c, detail);
+  enum guest_status status = guest_call(g, host, chauthtok_body, &c, detail);
   if (status != GUEST_OK && status != GUEST_TRAP) *detail = c.detail;
   if (status != GUEST_OK) {
     verdict_clear(out);

@@ -15,12 +15,6 @@ struct Z_Z24root_instance_t {
   struct guest *guest;
 };
 
-struct guest {
-  Z_pam_mapi_instance_t instance;
-  struct Z_Z24root_instance_t imports;
-  struct guest_host *host;
-};
-
 static pthread_once_t runtime_once = PTHREAD_ONCE_INIT;
 static bool runtime_ok;
 
@@ -38,8 +32,15 @@ bool guest_runtime_ready(void) {
 /* PAM dlclose()s the module at pam_end: release the runtime's global function-type table. */
 __attribute__((destructor)) static void runtime_release(void) { wasm_rt_free(); }
 
-enum guest_status guest_run(struct guest_host *host, enum guest_status (*body)(struct guest *, void *), void *arg,
-                            const char **detail) {
+struct guest {
+  Z_pam_mapi_instance_t instance;
+  struct Z_Z24root_instance_t imports;
+  struct guest_host *host; /* the current call's, NULL between calls */
+  bool spent;              /* an earlier call trapped or broke the contract: no further calls */
+};
+
+enum guest_status guest_open(struct guest **out, const char **detail) {
+  *out = NULL;
   *detail = NULL;
   if (!guest_runtime_ready()) {
     *detail = "the wasm runtime could not be initialised";
@@ -47,8 +48,47 @@ enum guest_status guest_run(struct guest_host *host, enum guest_status (*body)(s
   }
   struct guest *const g = calloc(1, sizeof *g);
   if (g == NULL) return GUEST_NO_MEMORY;
-  g->host = host;
   g->imports.guest = g;
+
+  /* Instantiation allocates memory and may trap (a data segment out of bounds, an allocation failing). */
+  volatile enum guest_status status = GUEST_TRAP;
+  jmp_buf target;
+  jmp_buf *previous = wasm_rt_tls_enter(&target);
+  int trap = setjmp(target);
+  if (trap == 0) {
+    Z_pam_mapi_instantiate(&g->instance, &g->imports);
+    status = GUEST_OK;
+  } else {
+    *detail = wasm_rt_strerror((wasm_rt_trap_t)trap);
+  }
+  wasm_rt_tls_leave(previous);
+  if (status != GUEST_OK) {
+    /* A trap inside instantiate leaves the instance half built: wasm_rt_free_memory copes with a memory that
+     * was never allocated (data == NULL), so freeing is still safe. */
+    guest_close(g);
+    return status;
+  }
+  *out = g;
+  return GUEST_OK;
+}
+
+void guest_close(struct guest *g) {
+  if (g == NULL) return;
+  /* The memory held the password: Z_pam_mapi_free -> wasm_rt_free_memory (wasm_rt.c) wipes all of it before
+   * freeing it, once (a second wipe here doubled the cost of a call). */
+  Z_pam_mapi_free(&g->instance);
+  explicit_bzero(g, sizeof *g);
+  free(g);
+}
+
+enum guest_status guest_call(struct guest *g, struct guest_host *host,
+                             enum guest_status (*body)(struct guest *, void *), void *arg, const char **detail) {
+  *detail = NULL;
+  if (g->spent) {
+    *detail = "the instance already failed once in this PAM call";
+    return GUEST_TRAP;
+  }
+  g->host = host;
   host->fault = NULL;
 
   /* Everything assigned between setjmp and a longjmp back to it must be volatile. */
@@ -57,19 +97,15 @@ enum guest_status guest_run(struct guest_host *host, enum guest_status (*body)(s
   jmp_buf *previous = wasm_rt_tls_enter(&target);
   int trap = setjmp(target);
   if (trap == 0) {
-    Z_pam_mapi_instantiate(&g->instance, &g->imports);
     status = body(g, arg);
   } else {
     status = GUEST_TRAP;
     *detail = host->fault ? host->fault : wasm_rt_strerror((wasm_rt_trap_t)trap);
   }
   wasm_rt_tls_leave(previous);
-
-  /* The memory held the password: Z_pam_mapi_free -> wasm_rt_free_memory (wasm_rt.c) wipes all of it before
-   * freeing it, once (a second wipe here doubled the cost of a call). */
-  Z_pam_mapi_free(&g->instance);
-  explicit_bzero(g, sizeof *g);
-  free(g);
+  g->host = NULL;
+  /* After a trap the guest's state is whatever it was mid-call; after bad output it is not to be trusted. */
+  if (status != GUEST_OK) g->spent = true;
   return status;
 }
 

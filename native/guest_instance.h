@@ -8,11 +8,12 @@
 
 struct guest;
 
-/* Instantiate a fresh guest and run `body` on it inside a trap scope. On a trap, returns GUEST_TRAP and sets
- * *detail; otherwise returns what `body` returned. The instance's memory is wiped and freed either way.
- * Everything `body` allocates must hang off `arg`, because a trap skips its frames. */
-enum guest_status guest_run(struct guest_host *host, enum guest_status (*body)(struct guest *, void *), void *arg,
-                            const char **detail);
+/* Runs `body` on the open instance `g` inside a trap scope, with `host` as the imports' view of the world for
+ * this call. On a trap, returns GUEST_TRAP and sets *detail; otherwise returns what `body` returned. Any status
+ * but GUEST_OK spends the instance: later calls on it fail without running. Everything `body` allocates must
+ * hang off `arg`, because a trap skips its frames. */
+enum guest_status guest_call(struct guest *g, struct guest_host *host,
+                             enum guest_status (*body)(struct guest *, void *), void *arg, const char **detail);
 
 /* The current memory: re-read after every call into the guest, because growth moves it. */
 wasm_rt_memory_t *guest_memory(struct guest *g);

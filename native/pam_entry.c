@@ -73,9 +73,11 @@ struct auth_call {
   struct server servers[MAX_SERVERS];
   size_t server_count;
   bool debug;
+  struct guest *guest; /* opened for configure, handed to the first password-bearing call */
 };
 
 static void auth_call_release(struct auth_call *c) {
+  guest_close(c->guest);
   for (size_t i = 0; i < c->server_count; i++) server_clear(&c->servers[i]);
   settings_clear(&c->settings);
   if (c->config) explicit_bzero(c->config, c->config_len);
@@ -113,8 +115,10 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
 
   struct guest_host host = {.pamh = c->pamh};
   const char *detail = NULL;
-  enum guest_status status = guest_configure(&host, c->service, c->args, (struct bytes){c->config, c->config_len},
-                                             &c->settings, &detail);
+  enum guest_status status = guest_open(&c->guest, &detail);
+  if (status == GUEST_OK)
+    status = guest_configure(c->guest, &host, c->service, c->args, (struct bytes){c->config, c->config_len},
+                             &c->settings, &detail);
   if (status != GUEST_OK) {
     log_host(c->pamh, LOG_ERR, "configure: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
              detail ? detail : "no detail");
@@ -141,6 +145,16 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
   return PAM_SUCCESS;
 }
 
+/* The instance for a password-bearing call: the one configure ran on (saving a second instantiation per
+ * login), or a fresh one when that was already used (a try_first_pass retry), so no instance sees two
+ * passwords. The caller closes it. */
+static enum guest_status take_guest(struct auth_call *c, struct guest **g, const char **detail) {
+  *g = c->guest;
+  c->guest = NULL;
+  *detail = NULL;
+  return *g ? GUEST_OK : guest_open(g, detail);
+}
+
 /* One guest `authenticate` with a fresh transport. The verdict code, or V_SERVICE_ERR for any host failure. */
 static enum verdict_code authenticate_once(struct auth_call *c, const struct secret *password) {
   struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
@@ -150,11 +164,15 @@ static enum verdict_code authenticate_once(struct auth_call *c, const struct sec
     return V_SERVICE_ERR;
   }
   struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
-  struct verdict verdict;
-  const char *detail = NULL;
-  enum guest_status status =
-      guest_authenticate(&host, c->service, c->user, (struct bytes){(const uint8_t *)password->data, password->len},
-                         c->args, (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  struct verdict verdict = {.code = V_SERVICE_ERR};
+  struct guest *g;
+  const char *detail;
+  enum guest_status status = take_guest(c, &g, &detail);
+  if (status == GUEST_OK)
+    status = guest_authenticate(g, &host, c->service, c->user,
+                                (struct bytes){(const uint8_t *)password->data, password->len}, c->args,
+                                (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  guest_close(g);
   transport_free(transport);
   enum verdict_code code = V_SERVICE_ERR;
   if (status != GUEST_OK) {
@@ -331,12 +349,16 @@ static int chauthtok_once(struct auth_call *c, int flags, enum guest_phase phase
     return PAM_SERVICE_ERR;
   }
   struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
-  struct verdict verdict;
-  const char *detail = NULL;
-  enum guest_status status = guest_chauthtok(
-      &host, c->service, phase, c->user, (struct bytes){(const uint8_t *)old_password->data, old_password->len},
-      (struct bytes){(const uint8_t *)new_password->data, new_password->len}, c->args,
-      (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  struct verdict verdict = {.code = V_SERVICE_ERR};
+  struct guest *g;
+  const char *detail;
+  enum guest_status status = take_guest(c, &g, &detail);
+  if (status == GUEST_OK)
+    status = guest_chauthtok(g, &host, c->service, phase, c->user,
+                             (struct bytes){(const uint8_t *)old_password->data, old_password->len},
+                             (struct bytes){(const uint8_t *)new_password->data, new_password->len}, c->args,
+                             (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  guest_close(g);
   transport_free(transport);
   int rc = PAM_SERVICE_ERR;
   if (status != GUEST_OK) {
