@@ -10,14 +10,13 @@ RT_DIR=/usr/src/wasm2c # Debian wabt 1.0.32: we use its wasm-rt.h, never its was
 [[ -f build/pam_mapi.wasm ]] || { echo "build.sh: build/pam_mapi.wasm is missing; run npm run build:guest" >&2; exit 1; }
 [[ -f $RT_DIR/wasm-rt.h ]] || { echo "build.sh: $RT_DIR/wasm-rt.h is missing; apt-get install wabt" >&2; exit 1; }
 
-# Bounds-check mode (no signal handlers, no guard regions) and a thread-local call-depth counter in place of
-# the header's global one (see native/wasm_rt_tls.h).
-RT_DEFS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 '-Dwasm_rt_call_stack_depth=(*wasm_rt_tls_call_stack_depth())'
-  -include native/wasm_rt_depth.h)
-# TLS descriptors (gnu2): every guest function touches the thread-local call depth twice. With the default
-# dialect each access in a dlopen'ed module is a call to __tls_get_addr (9 % of the module's user time per login);
-# with descriptors glibc resolves it to a static-TLS offset when there is room, and falls back to the dynamic
-# path by itself when there is not, so loading never fails for lack of static TLS.
+# Bounds-check mode (no signal handlers, no guard regions) and a per-instance call-depth counter in place of
+# the header's global one (see native/wasm_rt_depth.h).
+RT_DEFS=(-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -include native/wasm_rt_depth.h)
+# TLS descriptors (gnu2) for the trap state in wasm_rt.c: with the default dialect each thread-local access in a
+# dlopen'ed module is a call to __tls_get_addr; with descriptors glibc resolves it to a static-TLS offset when
+# there is room, and falls back to the dynamic path by itself when there is not, so loading never fails for lack
+# of static TLS.
 BASE=(-std=gnu11 -O2 -g -fPIC -fvisibility=hidden -mtls-dialect=gnu2 "${RT_DEFS[@]}" -I"$RT_DIR" -Inative)
 STRICT=(-Wall -Wextra -Werror)
 # wasm2c output is not warning-clean (unused labels, comma expressions); NDEBUG drops its asserts. -O3 (after

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <setjmp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,16 @@ bool guest_runtime_ready(void) {
 __attribute__((destructor)) static void runtime_release(void) { wasm_rt_free(); }
 
 struct guest {
-  Z_pam_mapi_instance_t instance;
   struct Z_Z24root_instance_t imports;
   struct guest_host *host; /* the current call's, NULL between calls */
   bool spent;              /* an earlier call trapped or broke the contract: no further calls */
+  /* The guest's call depth, which the generated code finds GUEST_DEPTH_OFFSET bytes before `instance`
+   * (wasm_rt_depth.h): both 16-aligned, so the counter's slot is exactly that far back. */
+  _Alignas(16) uint32_t depth;
+  _Alignas(16) Z_pam_mapi_instance_t instance;
 };
+_Static_assert(offsetof(struct guest, instance) - offsetof(struct guest, depth) == GUEST_DEPTH_OFFSET,
+               "the call-depth slot must sit GUEST_DEPTH_OFFSET bytes before the instance");
 
 enum guest_status guest_open(struct guest **out, const char **detail) {
   *out = NULL;

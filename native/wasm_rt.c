@@ -23,9 +23,7 @@
 /* The module is built without the exception-handling proposal; keep a small buffer for the interface. */
 #define MAX_EXCEPTION_SIZE 256u
 
-_Thread_local uint32_t wasm_rt_tls_depth; /* the inline accessor is in wasm_rt_depth.h */
-#define call_stack_depth wasm_rt_tls_depth
-static _Thread_local uint32_t saved_call_stack_depth;
+/* The call depth is not here: it is per instance (wasm_rt_depth.h). */
 static _Thread_local jmp_buf *trap_target;
 static _Thread_local jmp_buf *unwind_target;
 static _Thread_local uint32_t exception_tag;
@@ -45,7 +43,6 @@ static bool func_types_failed;
 
 jmp_buf *wasm_rt_tls_enter(jmp_buf *target) {
   jmp_buf *previous = trap_target;
-  saved_call_stack_depth = call_stack_depth;
   trap_target = target;
   unwind_target = target;
   return previous;
@@ -57,7 +54,6 @@ void wasm_rt_tls_leave(jmp_buf *previous) {
 }
 
 void wasm_rt_trap(wasm_rt_trap_t code) {
-  call_stack_depth = saved_call_stack_depth;
   if (trap_target == NULL || code == WASM_RT_TRAP_NONE)
     abort(); /* a trap outside a guest call is a loader bug; there is nowhere safe to go */
   longjmp(*trap_target, (int)code);
