@@ -48,7 +48,7 @@ sh("bash", ["bench/build.sh"], { stdio: "inherit" });
     "--target", "es2022", "--skipLibCheck", "--types", "node", "test/helpers/daemons.ts"], { stdio: "inherit" });
 }
 const B = (tool) => path.join(root, "build/bench", tool);
-const { startSaslauthd, startApache, writePamServiceDir, sharedTempDir, stopAll, httpStatus } =
+const { startSaslauthd, startApache, writePamServiceDir, sharedTempDir, stopAll, httpStatus, childProcesses } =
   await import(path.join(root, "build/bench/helpers/daemons.js"));
 
 // ---- helpers --------------------------------------------------------------------------------------------------
@@ -209,9 +209,12 @@ try {
     return ["sh", ["-c", 'sed -i "s/^KeepAlive Off$/KeepAlive On/" "$0" && exec "$@"', conf, command, ...args]];
   };
   const apaches = {};
+  const workers = {}; // startApache has set up pam_wrapper in these; a new worker would do it again, racily
+  const workersOf = (service) => childProcesses(apaches[service].pid()).sort((a, b) => a - b).join(",");
   for (const service of ["permit", "mapi"]) {
     apaches[service] = await startApache({ serviceDir: pamDir, pamService: service, wrap: keepAlive });
     stoppers.push(() => apaches[service].stop());
+    workers[service] = workersOf(service);
     const status = await httpStatus(`${apaches[service].url}/private/secret.txt`, { user: USER, password: PASSWORD });
     if (status !== 200) throw new Error(`apache ${service}: status ${status}`);
   }
@@ -223,9 +226,14 @@ try {
     // connections that mpm_event closes under load (ab reconnects): not an authentication failure.
     const denied = Number(/Non-2xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
     if (!(rps > 0) || denied) throw new Error(`ab ${service}: ${rps} req/s, ${denied} not 200\n${out}`);
+    if (workersOf(service) !== workers[service]) {
+      throw new Error(`ab ${service}: Apache's workers changed (${workers[service]} -> ${workersOf(service)}): a new one sets up pam_wrapper under load`);
+    }
     return rps;
   };
-  // A fresh Apache is slow for its first second or so (worker threads, pam_wrapper's per-process copy): warm both.
+  // A fresh Apache is slow for its first second or so (worker threads, first module loads): warm both. pam_wrapper's
+  // per-worker set-up is not thread-safe (concurrent first requests in a fresh worker get 401 from a half-copied
+  // service dir, not from any module): startApache has already done it in every worker, one request at a time.
   for (const service of ["permit", "mapi"]) ab(service, quick ? ["-n", "100"] : ["-t", "1", "-n", "1000000"]);
   const web = { permit: [], mapi: [], ratio: [] };
   for (let r = 0; r < DAEMON_ROUNDS; r++) {

@@ -425,6 +425,9 @@ export interface Apache {
 }
 
 const MODULES = "/usr/lib/apache2/modules";
+const START_SERVERS = 2;
+/** A PAM-protected path of every generated httpd.conf whose service is not in the service dir (`other`: pam_deny). */
+const PAM_WRAPPER_INIT_PATH = "/pam-wrapper-init";
 
 function httpdConf(o: { dir: string; port: number; mpm: string; pamService: string; requireAccount: boolean; location?: string }): string {
   const require = o.requireAccount ? `Require pam-account ${o.pamService}` : "Require valid-user";
@@ -450,7 +453,7 @@ KeepAlive Off
 Timeout 30
 GracefulShutdownTimeout 3
 LoadModule mpm_${o.mpm}_module ${MODULES}/mod_mpm_${o.mpm}.so
-StartServers 2
+StartServers ${START_SERVERS}
 ServerLimit 2
 ThreadLimit 4
 ThreadsPerChild 4
@@ -472,7 +475,36 @@ DocumentRoot ${o.dir}/htdocs
   Require all granted
 </Directory>
 ${location}
+# For initPamWrapperInWorkers: no such service, so the service dir's other (pam_deny) answers; no module of ours runs.
+<Location ${PAM_WRAPPER_INIT_PATH}>
+  AuthType Basic
+  AuthName "pam_wrapper init"
+  AuthBasicProvider PAM
+  AuthPAMService pam-wrapper-init
+  Require valid-user
+</Location>
 `;
+}
+
+/**
+ * pam_wrapper sets itself up again in every forked process (its atfork child handler clears `initialised`), lazily
+ * at the process's first pam_start and without a lock: it marks itself initialised before it has copied the service
+ * dir to /tmp/pam.X. The first concurrent requests in a fresh Apache worker therefore run pam_start against a missing
+ * or half-copied dir (libpam falls back to `other` = pam_deny, finds no module, or aborts: 401 for a good password),
+ * or two threads copy at once and one exit(1)s the worker. Make that first pam_start in every worker here, one request
+ * at a time, before anyone else talks to Apache. (Only the test harness has this: libpam itself copies nothing.)
+ */
+async function initPamWrapperInWorkers(url: string, parent: number, accessLogPath: string, workers: number): Promise<void> {
+  const initialised = () => new Set(readIfExists(accessLogPath).split("\n")
+    .filter((line) => line.includes(`"GET ${PAM_WRAPPER_INIT_PATH} `)).map((line) => Number(line.split(" ")[0])));
+  await waitFor(`pam_wrapper set up in all ${workers} Apache workers`, 15_000, async () => {
+    const children = childProcesses(parent);
+    const done = initialised();
+    if (children.length >= workers && children.every((pid) => done.has(pid))) return true;
+    // One at a time: which worker accepts is up to the kernel, so repeat until the access log names each of them.
+    await httpStatus(url + PAM_WRAPPER_INIT_PATH, { user: "pam-wrapper-init", password: "-" }).catch(() => undefined);
+    return undefined;
+  });
 }
 
 /**
@@ -527,6 +559,7 @@ export async function startApache(options: {
         const status = await httpStatus(`${url}/public.txt`).catch(() => undefined);
         return status === 200 ? true : undefined;
       });
+      await initPamWrapperInWorkers(url, daemon.pid, accessLogPath, START_SERVERS);
       return {
         url,
         pid: () => daemon.pid,
