@@ -59,7 +59,33 @@ void wasm_rt_trap(wasm_rt_trap_t code) {
   longjmp(*trap_target, (int)code);
 }
 
-void wasm_rt_init(void) {}
+/* One wiped guest memory block per thread, kept for the thread's next instance. A login needs a zeroed block and
+ * leaves a wiped (so again zeroed) one; handing the wiped block to the next instance saves calloc's zeroing, and
+ * keeps malloc from trimming and regrowing the heap top around a 128 KiB block at every login (brk, then page
+ * faults on fresh pages: measured in the unix-socket loop). It holds nothing but zeros: every block is
+ * explicit_bzero'ed before it is kept. The thread-specific key frees it when the thread exits (the module is
+ * never unloaded: -z nodelete, so the destructor stays mapped). */
+static pthread_key_t spare_key;
+static bool spare_key_ok;
+static _Thread_local size_t spare_size;
+
+static void spare_release(void *block) { free(block); }
+
+static uint8_t *spare_take(size_t bytes) {
+  if (!spare_key_ok) return NULL;
+  uint8_t *block = pthread_getspecific(spare_key);
+  if (block == NULL || spare_size != bytes || pthread_setspecific(spare_key, NULL) != 0) return NULL;
+  return block;
+}
+
+/* Keeps a wiped block if the thread has none; false if the caller must free it. */
+static bool spare_keep(uint8_t *wiped, size_t bytes) {
+  if (!spare_key_ok || pthread_getspecific(spare_key) != NULL || pthread_setspecific(spare_key, wiped) != 0) return false;
+  spare_size = bytes;
+  return true;
+}
+
+void wasm_rt_init(void) { spare_key_ok = pthread_key_create(&spare_key, spare_release) == 0; }
 bool wasm_rt_is_initialized(void) { return true; }
 
 void wasm_rt_free(void) {
@@ -177,7 +203,8 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, u
   memory->max_pages = page_limit(max_pages);
   if (initial_pages > memory->max_pages) wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
   size_t bytes = (size_t)initial_pages * PAGE_SIZE;
-  memory->data = calloc(bytes ? bytes : 1, 1);
+  memory->data = spare_take(bytes);
+  if (memory->data == NULL) memory->data = calloc(bytes ? bytes : 1, 1);
   if (memory->data == NULL) wasm_rt_trap(WASM_RT_TRAP_EXHAUSTION);
   memory->pages = initial_pages;
   memory->size = (uint32_t)bytes;
@@ -194,7 +221,7 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
   if (memory->data) {
     memcpy(data, memory->data, memory->size);
     explicit_bzero(memory->data, memory->size);
-    free(memory->data);
+    if (!spare_keep(memory->data, memory->size)) free(memory->data);
   }
   memory->data = data;
   memory->pages = (uint32_t)new_pages;
@@ -205,7 +232,7 @@ uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
 void wasm_rt_free_memory(wasm_rt_memory_t *memory) {
   if (memory->data) {
     explicit_bzero(memory->data, memory->size);
-    free(memory->data);
+    if (!spare_keep(memory->data, memory->size)) free(memory->data);
   }
   memory->data = NULL;
   memory->size = memory->pages = 0;
