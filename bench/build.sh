@@ -10,6 +10,8 @@ FLAGS=(-std=gnu11 -O2 -g -Wall -Wextra -Werror)
 "$CC" "${FLAGS[@]}" -pthread -o "$OUT/canned" bench/canned.c
 "$CC" "${FLAGS[@]}" -o "$OUT/pamloop" bench/pamloop.c -lpam
 "$CC" "${FLAGS[@]}" -o "$OUT/rawclient" bench/rawclient.c
+# The raw round trip inside PAM (never installed): resident like pam_mapi.so, so both keep their state the same way.
+"$CC" "${FLAGS[@]}" -fPIC -shared -fvisibility=hidden -pthread -Wl,-z,nodelete -o "$OUT/pam_raw.so" bench/pam_raw.c -lpam
 "$CC" "${FLAGS[@]}" -pthread -o "$OUT/saslclient" bench/saslclient.c
 "$CC" "${FLAGS[@]}" -o "$OUT/blackhole" bench/blackhole.c
 # The guest alone: the module's loader objects, this driver's canned transport instead of transport.o, and a

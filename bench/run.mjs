@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// npm run bench [-- --quick] [--rounds N] [--no-build] [--out FILE]: pam_mapi beside the PAM floor (pam_permit) and the physical limit (a raw
-// C client), all against one fast canned responder, plus the guest alone, saslauthd, Apache, memory, size and
-// failover. Prints a table and writes bench/results.json. Figures are medians over rounds with min–max; the
-// machine is shared and noisy, so the ratios (measured side by side, interleaved) are what count.
+// npm run bench [-- --quick] [--rounds N] [--no-build] [--out FILE]: pam_mapi beside the PAM floor (pam_permit) and
+// the physical limits (a raw C client, and pam_raw.so: a PAM module that only converses and makes the raw round
+// trip), all against one fast canned responder over TCP and over a unix socket (the module's default transport),
+// plus the guest alone, saslauthd, Apache, memory, size and failover. Prints a table and writes
+// bench/results.json. Figures are medians over rounds with min–max; the machine is shared and noisy, so the
+// ratios (measured side by side, interleaved) are what count.
 // Needs root (saslauthd and Apache run as in production, under pam_wrapper) and the setup.sh packages.
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -74,6 +76,27 @@ const run = (tool, args) => {
 // Iterations so that one run lasts about RUN_SECONDS, from a short calibration run.
 const calibrate = (usPerIteration, floor = 3) => Math.max(floor, Math.round((RUN_SECONDS * 1e6) / usPerIteration));
 
+// The daemons serve five PAM services: the floor, pam_mapi and pam_raw.so over TCP and over the unix socket.
+const DAEMON_SERVICES = ["permit", "mapi", "raw", "mapi-unix", "raw-unix"];
+// DAEMON_ROUNDS rounds of every service one after the other; each ratio is to pam_permit in the same round.
+function daemonRounds(throughput) {
+  const runs = Object.fromEntries(DAEMON_SERVICES.map((s) => [s, []]));
+  const ratios = { mapi: [], raw: [], "mapi-unix": [], "raw-unix": [] };
+  for (let r = 0; r < DAEMON_ROUNDS; r++) {
+    const t = {};
+    for (const service of DAEMON_SERVICES) runs[service].push((t[service] = throughput(service)));
+    for (const service of Object.keys(ratios)) ratios[service].push(t[service] / t.permit);
+  }
+  return {
+    pam_permit: stats(runs.permit), pam_mapi: stats(runs.mapi), pam_raw_module: stats(runs.raw),
+    ratio: stats(ratios.mapi), ratio_raw_module: stats(ratios.raw), target: 0.7,
+    unix_socket: {
+      pam_mapi: stats(runs["mapi-unix"]), pam_raw_module: stats(runs["raw-unix"]),
+      ratio: stats(ratios["mapi-unix"]), ratio_raw_module: stats(ratios["raw-unix"]),
+    },
+  };
+}
+
 function startProcess(cmd, args) {
   const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "inherit"] });
   const firstLine = new Promise((resolve, reject) => {
@@ -92,7 +115,10 @@ const dir = sharedTempDir("pam-mapi-bench-");
 const stoppers = [];
 const results = { date: new Date().toISOString(), quick, rounds: ROUNDS, host: os.hostname(), cpus: os.cpus().length };
 try {
-  const canned = startProcess(B("canned"), [LOGON_REPLY, path.join(dir, "request.raw")]);
+  // The module's requests as the responder recorded them, per listener: the raw client and pam_raw.so send these.
+  const request = { tcp: path.join(dir, "request.raw"), unix: path.join(dir, "request.raw.unix") };
+  const socketPath = path.join(dir, "canned.sock");
+  const canned = startProcess(B("canned"), [LOGON_REPLY, request.tcp, socketPath]);
   stoppers.push(canned.stop);
   const port = Number((await canned.firstLine).split(" ")[1]);
   const dead = startProcess(B("blackhole"), []);
@@ -104,36 +130,62 @@ try {
   writeFileSync(config, "# empty: everything comes from the module arguments\n", { mode: 0o644 });
   const mapi = (sockets, extra = "") =>
     `auth required ${so} config=${config} socket=${sockets} ${extra}\naccount required ${so} config=${config}\n`;
+  const rawModule = (endpoint, requestFile) =>
+    `auth required ${B("pam_raw.so")} ${endpoint} ${requestFile}\naccount required ${B("pam_raw.so")}\n`;
   const services = {
     permit: "auth required pam_permit.so\naccount required pam_permit.so\n",
     mapi: mapi(`http://127.0.0.1:${port}/`),
+    raw: rawModule(port, request.tcp),
+    "mapi-unix": mapi(`file://${socketPath}`),
+    "raw-unix": rawModule(socketPath, request.unix),
   };
   for (const [name, p] of Object.entries(deadPorts)) {
     services[`failover-${name}`] = mapi(`http://127.0.0.1:${p}/,http://127.0.0.1:${port}/`, "timeout=0.5");
   }
   const pamDir = writePamServiceDir(path.join(dir, "pam.d"), services);
 
-  // ---- in-process: pam_mapi, pam_permit, raw client, interleaved ----------------------------------------------
+  // ---- in-process: pam_mapi, pam_permit, pam_raw.so, raw client, over TCP and the unix socket, interleaved ------
   log(`in-process (${ROUNDS} rounds)`);
-  run("pamloop", [pamDir, "mapi", USER, PASSWORD, 3]); // the first request is recorded for the raw client
-  const request = path.join(dir, "request.raw");
-  const n = {
-    permit: calibrate(run("pamloop", [pamDir, "permit", USER, PASSWORD, 50]).us_per_auth),
-    mapi: calibrate(run("pamloop", [pamDir, "mapi", USER, PASSWORD, 10]).us_per_auth),
-    raw: calibrate(run("rawclient", [port, request, 50]).us_per_auth),
+  // The first request on each listener is recorded for the raw client and pam_raw.so.
+  run("pamloop", [pamDir, "mapi", USER, PASSWORD, 3]);
+  run("pamloop", [pamDir, "mapi-unix", USER, PASSWORD, 3]);
+  const pamLoop = (service) => (k) => run("pamloop", [pamDir, service, USER, PASSWORD, k]).us_per_auth;
+  const loops = {
+    permit: pamLoop("permit"),
+    mapi: pamLoop("mapi"),
+    raw_module: pamLoop("raw"),
+    raw: (k) => run("rawclient", [port, request.tcp, k]).us_per_auth,
+    mapi_unix: pamLoop("mapi-unix"),
+    raw_module_unix: pamLoop("raw-unix"),
+    raw_unix: (k) => run("rawclient", [socketPath, request.unix, k]).us_per_auth,
   };
-  const inproc = { permit: [], mapi: [], raw: [], ratio: [] };
+  const n = Object.fromEntries(Object.entries(loops).map(([name, loop]) => [name, calibrate(loop(20))]));
+  const inproc = Object.fromEntries(Object.keys(loops).map((name) => [name, []]));
+  const ratio = { mapi: [], raw_module: [], mapi_unix: [], raw_module_unix: [], above_module: [], above_module_unix: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const permit = run("pamloop", [pamDir, "permit", USER, PASSWORD, n.permit]).us_per_auth;
-    const m = run("pamloop", [pamDir, "mapi", USER, PASSWORD, n.mapi]).us_per_auth;
-    const raw = run("rawclient", [port, request, n.raw]).us_per_auth;
-    inproc.permit.push(permit), inproc.mapi.push(m), inproc.raw.push(raw), inproc.ratio.push((m - permit) / raw);
+    const t = {};
+    for (const [name, loop] of Object.entries(loops)) inproc[name].push((t[name] = loop(n[name])));
+    ratio.mapi.push((t.mapi - t.permit) / t.raw);
+    ratio.raw_module.push((t.raw_module - t.permit) / t.raw);
+    ratio.mapi_unix.push((t.mapi_unix - t.permit) / t.raw_unix);
+    ratio.raw_module_unix.push((t.raw_module_unix - t.permit) / t.raw_unix);
+    ratio.above_module.push(t.mapi - t.raw_module);
+    ratio.above_module_unix.push(t.mapi_unix - t.raw_module_unix);
   }
-  rmSync(request, { force: true }); // it holds the bench password
   results.inProcess = {
     unit: "µs per auth", iterations: n,
     pam_mapi: stats(inproc.mapi), pam_permit: stats(inproc.permit), raw_client: stats(inproc.raw),
-    ratio_mapi_minus_permit_over_raw: stats(inproc.ratio), target: 1.15,
+    pam_raw_module: stats(inproc.raw_module),
+    ratio_mapi_minus_permit_over_raw: stats(ratio.mapi), target: 1.15,
+    // The same ratio for pam_raw.so, which only converses and makes the raw round trip: the floor of any module.
+    ratio_raw_module_minus_permit_over_raw: stats(ratio.raw_module),
+    pam_mapi_minus_raw_module_us: stats(ratio.above_module),
+    unix_socket: {
+      pam_mapi: stats(inproc.mapi_unix), pam_raw_module: stats(inproc.raw_module_unix), raw_client: stats(inproc.raw_unix),
+      ratio_mapi_minus_permit_over_raw: stats(ratio.mapi_unix),
+      ratio_raw_module_minus_permit_over_raw: stats(ratio.raw_module_unix),
+      pam_mapi_minus_raw_module_us: stats(ratio.above_module_unix),
+    },
   };
 
   // ---- the guest alone ----------------------------------------------------------------------------------------
@@ -185,20 +237,14 @@ try {
   log("saslauthd");
   const sasl = await startSaslauthd({ serviceDir: pamDir, processes: 2 });
   stoppers.push(() => sasl.stop());
-  for (const service of ["permit", "mapi"]) {
+  for (const service of DAEMON_SERVICES) {
     if ((await sasl.auth(USER, PASSWORD, service)) !== "OK") throw new Error(`saslauthd: ${service} did not say OK`);
   }
-  const saslRuns = { permit: [], mapi: [], ratio: [] };
-  for (let r = 0; r < DAEMON_ROUNDS; r++) {
-    const p = run("saslclient", [sasl.socketPath, USER, PASSWORD, "permit", 2, DAEMON_SECONDS]).auths_per_s;
-    const m = run("saslclient", [sasl.socketPath, USER, PASSWORD, "mapi", 2, DAEMON_SECONDS]).auths_per_s;
-    saslRuns.permit.push(p), saslRuns.mapi.push(m), saslRuns.ratio.push(m / p);
-  }
-  await sasl.stop();
   results.saslauthd = {
-    unit: "auths/s, 2 client threads", pam_mapi: stats(saslRuns.mapi), pam_permit: stats(saslRuns.permit),
-    ratio: stats(saslRuns.ratio), target: 0.7,
+    unit: "auths/s, 2 client threads",
+    ...daemonRounds((service) => run("saslclient", [sasl.socketPath, USER, PASSWORD, service, 2, DAEMON_SECONDS]).auths_per_s),
   };
+  await sasl.stop();
 
   // ---- Apache, 8 concurrent clients ----------------------------------------------------------------------------
   log("apache");
@@ -211,7 +257,7 @@ try {
   const apaches = {};
   const workers = {}; // startApache has set up pam_wrapper in these; a new worker would do it again, racily
   const workersOf = (service) => childProcesses(apaches[service].pid()).sort((a, b) => a - b).join(",");
-  for (const service of ["permit", "mapi"]) {
+  for (const service of DAEMON_SERVICES) {
     apaches[service] = await startApache({ serviceDir: pamDir, pamService: service, wrap: keepAlive });
     stoppers.push(() => apaches[service].stop());
     workers[service] = workersOf(service);
@@ -234,15 +280,10 @@ try {
   // A fresh Apache is slow for its first second or so (worker threads, first module loads): warm both. pam_wrapper's
   // per-worker set-up is not thread-safe (concurrent first requests in a fresh worker get 401 from a half-copied
   // service dir, not from any module): startApache has already done it in every worker, one request at a time.
-  for (const service of ["permit", "mapi"]) ab(service, quick ? ["-n", "100"] : ["-t", "1", "-n", "1000000"]);
-  const web = { permit: [], mapi: [], ratio: [] };
-  for (let r = 0; r < DAEMON_ROUNDS; r++) {
-    const p = ab("permit"), m = ab("mapi");
-    web.permit.push(p), web.mapi.push(m), web.ratio.push(m / p);
-  }
+  for (const service of DAEMON_SERVICES) ab(service, quick ? ["-n", "100"] : ["-t", "1", "-n", "1000000"]);
   results.apache = {
-    unit: "requests/s, ab -k -c 8, Basic auth (PAM on every request), mpm_event 2x4 threads", pam_mapi: stats(web.mapi),
-    pam_permit: stats(web.permit), ratio: stats(web.ratio), target: 0.7,
+    unit: "requests/s, ab -k -c 8, Basic auth (PAM on every request), mpm_event 2x4 threads",
+    ...daemonRounds((service) => ab(service)),
   };
 } finally {
   for (const stop of stoppers.reverse()) await Promise.resolve().then(stop).catch((e) => log("stop:", e.message));
@@ -252,20 +293,33 @@ try {
 
 // ---- report ---------------------------------------------------------------------------------------------------
 const f = (s, digits = 1) => `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+const u = results.inProcess.unix_socket;
 const rows = [
   ["in-process µs/auth", "pam_mapi", f(results.inProcess.pam_mapi), ""],
-  ["", "pam_permit (PAM floor)", f(results.inProcess.pam_permit), ""],
+  ["(TCP, 127.0.0.1)", "pam_permit (PAM floor)", f(results.inProcess.pam_permit), ""],
   ["", "raw C client (physical limit)", f(results.inProcess.raw_client), ""],
+  ["", "pam_raw.so (converse + raw trip)", f(results.inProcess.pam_raw_module), ""],
   ["", "(pam_mapi − permit) / raw", f(results.inProcess.ratio_mapi_minus_permit_over_raw, 2), "≤ 1.15"],
+  ["", "(pam_raw.so − permit) / raw", f(results.inProcess.ratio_raw_module_minus_permit_over_raw, 2), ""],
+  ["", "pam_mapi − pam_raw.so, µs", f(results.inProcess.pam_mapi_minus_raw_module_us), ""],
+  ["in-process µs/auth", "pam_mapi", f(u.pam_mapi), ""],
+  ["(unix socket)", "raw C client", f(u.raw_client), ""],
+  ["", "pam_raw.so", f(u.pam_raw_module), ""],
+  ["", "(pam_mapi − permit) / raw", f(u.ratio_mapi_minus_permit_over_raw, 2), ""],
+  ["", "(pam_raw.so − permit) / raw", f(u.ratio_raw_module_minus_permit_over_raw, 2), ""],
+  ["", "pam_mapi − pam_raw.so, µs", f(u.pam_mapi_minus_raw_module_us), ""],
   ["guest alone µs/call", "authenticate", f(results.guest.authenticate, 2), "≤ 20"],
   ["", "PAM call: configure + authenticate", f(results.guest.pam_call_configure_and_authenticate, 2), ""],
   ["", "memory.grow per PAM call", String(results.guest.memory_grows_per_pam_call), "0"],
-  ["saslauthd -n 2 auths/s", "pam_mapi", f(results.saslauthd.pam_mapi), ""],
-  ["", "pam_permit", f(results.saslauthd.pam_permit), ""],
-  ["", "ratio", f(results.saslauthd.ratio, 2), "≥ 0.7"],
-  ["Apache -k -c 8 req/s", "pam_mapi", f(results.apache.pam_mapi), ""],
-  ["", "pam_permit", f(results.apache.pam_permit), ""],
-  ["", "ratio", f(results.apache.ratio, 2), "≥ 0.7"],
+  ...[["saslauthd -n 2 auths/s", results.saslauthd], ["Apache -k -c 8 req/s", results.apache]].flatMap(([name, d]) => [
+    [name, "pam_permit", f(d.pam_permit), ""],
+    ["", "pam_mapi, TCP", f(d.pam_mapi), ""],
+    ["", "ratio pam_mapi / permit, TCP", f(d.ratio, 2), "≥ 0.7"],
+    ["", "ratio pam_raw.so / permit, TCP", f(d.ratio_raw_module, 2), ""],
+    ["", "pam_mapi, unix socket", f(d.unix_socket.pam_mapi), ""],
+    ["", "ratio pam_mapi / permit, unix", f(d.unix_socket.ratio, 2), "≥ 0.7"],
+    ["", "ratio pam_raw.so / permit, unix", f(d.unix_socket.ratio_raw_module, 2), ""],
+  ]),
   ["memory KiB", "peak added by one auth", f(results.memory.peak_added_by_one_auth, 0), "≤ 1024"],
   ["", "still resident after pam_end", f(results.memory.retained_after_pam_end, 0), ""],
   ["", "of which private (RssAnon)", f(results.memory.private_anonymous_retained, 0), ""],
