@@ -14,6 +14,7 @@ const run = (what, cmd, args) => {
 };
 
 run("compiling assembly/ with asc", bin("asc"), ["assembly/index.ts", "--target", "release"]);
+run("merging data segments", process.execPath, ["scripts/merge-data-segments.mjs", "build/pam_mapi.wasm"]);
 
 // The final module may import nothing but the WIT functions: no env.abort, no WASI.
 const imports = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(path.join(root, "build/pam_mapi.wasm"))));
