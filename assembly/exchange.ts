@@ -1,7 +1,7 @@
 // What every flow (authentication, password change) does with a server: one call's context for log lines, the
 // logon and logoff round trips, reading the host's reply status, and one server's outcome.
 import { Bytes } from "./bytes";
-import { parseSettings, Settings } from "./config";
+import { settingsFor, Settings } from "./config";
 import { logoffEnvelope, logonEnvelope } from "./envelope";
 import { Level, log, post, PostResult } from "./host";
 import { userProblem } from "./input";
@@ -31,7 +31,7 @@ export class Start {
 /** `failure` names the refused operation in the log line ("authentication failure", "password change failed"). */
 export function start(service: string, args: Array<string>, config: Bytes, user: Bytes, failure: string): Start {
   const out = new Start();
-  const parsed = parseSettings(service, args, config);
+  const parsed = settingsFor(service, args, config);
   if (parsed.settings == null) {
     log(Level.Error, "configuration error: " + parsed.error);
     out.verdict = new Verdict(Code.ServiceErr, "configuration error: " + parsed.error);

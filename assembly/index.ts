@@ -2,7 +2,7 @@
 // across the boundary; the logic lives in flow.ts and config.ts.
 import "./trap";
 import { alloc, readByteList, readBytes, readText, storeString, storeStringList } from "./abi";
-import { parseSettings } from "./config";
+import { settingsFor } from "./config";
 import { ChangeRequest, chauthtok as runChange, Phase } from "./chauthtok";
 import { authenticate as runFlow, Request } from "./flow";
 import { isStrictUtf8 } from "./utf8";
@@ -39,7 +39,7 @@ export function configure(
   if (service == null || args == null || config == null) {
     error = "the host passed an invalid service name, module argument or configuration buffer";
   } else {
-    const parsed = parseSettings(service!, args!, config!);
+    const parsed = settingsFor(service!, args!, config!);
     if (parsed.settings != null) {
       const s = parsed.settings!;
       store<u8>(CONFIGURE_RET, 0);

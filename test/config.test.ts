@@ -578,3 +578,29 @@ describe("socket URLs", () => {
       `module argument 1 '${("socket=" + Array(9).fill("http://h/").join(",")).slice(0, 80)}...': socket: 9 URLs, at most 8 are allowed`);
   });
 });
+
+// One instance serves configure and then authenticate for one PAM call, and the guest reuses the first parse when
+// the inputs are the same (assembly/config.ts settingsFor). Any change of service, arguments or file must parse
+// again: a stale result would authenticate against the wrong server.
+describe("one instance, several configurations", () => {
+  it("every change of file, arguments or service is parsed afresh, and going back gives the first result again", async () => {
+    const guest = await loadGuest();
+    const file = (socket: string) => new TextEncoder().encode(`socket = ${socket}\n[imap]\nsocket = http://imap.example/\n`);
+    const servers = (service: string, args: string[], config: Uint8Array) => {
+      const r = tryConfigure(guest, service, args, config);
+      return r.ok ? r.settings.servers : r.error;
+    };
+    const a = file("http://a.example/"), b = file("http://b.example/");
+    expect(servers("smtp", [], a)).toEqual(["http://a.example/"]);
+    expect(servers("smtp", [], a)).toEqual(["http://a.example/"]);
+    expect(servers("smtp", [], b)).toEqual(["http://b.example/"]);
+    // The same length and the same bytes but one: still a different file.
+    expect(servers("smtp", [], file("http://c.example/"))).toEqual(["http://c.example/"]);
+    expect(servers("imap", [], b)).toEqual(["http://imap.example/"]);
+    expect(servers("imap", ["socket=http://arg.example/"], b)).toEqual(["http://arg.example/"]);
+    expect(servers("imap", ["socket=http://arg.example/", "debug"], b)).toEqual(["http://arg.example/"]);
+    expect(servers("imap", ["socket=http://arh.example/"], b)).toEqual(["http://arh.example/"]);
+    expect(servers("smtp", [], new TextEncoder().encode("socket = \n"))).toMatch(/socket/);
+    expect(servers("smtp", [], a)).toEqual(["http://a.example/"]);
+  });
+});
