@@ -1,6 +1,8 @@
 // Byte views and a growable byte writer. Secrets (passwords) and wire data stay bytes in the guest; only
 // text that is text (user names, log lines) becomes an AssemblyScript string.
 
+const ASCII_MISMATCH: i32 = -1;
+
 /** A read-only view of `len` bytes at `ptr` in linear memory. */
 export class Bytes {
   constructor(public ptr: usize, public len: i32) {}
@@ -15,6 +17,9 @@ export class Bytes {
 
   /** True if these bytes equal the ASCII/UTF-8 string `s`. */
   equals(s: string): bool {
+    const ascii = this.asciiPrefix(s);
+    if (ascii == ASCII_MISMATCH) return false;
+    if (ascii == s.length) return this.len == ascii;
     const n = String.UTF8.byteLength(s);
     if (n != this.len) return false;
     const buf = String.UTF8.encode(s);
@@ -22,10 +27,26 @@ export class Bytes {
   }
 
   startsWith(s: string): bool {
+    const ascii = this.asciiPrefix(s);
+    if (ascii == ASCII_MISMATCH) return false;
+    if (ascii == s.length) return true;
     const n = String.UTF8.byteLength(s);
     if (n > this.len) return false;
     const buf = String.UTF8.encode(s);
     return memory.compare(this.ptr, changetype<usize>(buf), n) == 0;
+  }
+
+  /** Compares `s` with these bytes while `s` is ASCII (its UTF-8 is then its code units): ASCII_MISMATCH if they
+   *  differ there, else how many leading characters of `s` are ASCII and matched. Markup names are ASCII, so the
+   *  common comparison needs no UTF-8 copy of `s`. */
+  private asciiPrefix(s: string): i32 {
+    const m = s.length;
+    for (let k = 0; k < m; k++) {
+      const c = <u32>s.charCodeAt(k);
+      if (c >= 0x80) return k;
+      if (k >= this.len || c != <u32>this.at(k)) return ASCII_MISMATCH;
+    }
+    return m;
   }
 
   /** Decode as UTF-8 text. Only for bytes already checked with `isStrictUtf8`, never for secrets. */
@@ -77,10 +98,22 @@ export class ByteWriter {
 
   /** Append a string's UTF-8 bytes verbatim (for markup the guest writes itself, never for input). */
   text(s: string): void {
-    const n = String.UTF8.byteLength(s);
-    this.reserve(n);
-    String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, this.ptr + <usize>this.len, false);
-    this.len += n;
+    // ASCII (all of the envelope's markup) is copied unit by unit; anything else goes through the UTF-8 encoder.
+    const m = s.length;
+    this.reserve(m);
+    const out = this.ptr + <usize>this.len;
+    for (let k = 0; k < m; k++) {
+      const c = s.charCodeAt(k);
+      if (c >= 0x80) {
+        const n = String.UTF8.byteLength(s);
+        this.reserve(n);
+        String.UTF8.encodeUnsafe(changetype<usize>(s), m, this.ptr + <usize>this.len, false);
+        this.len += n;
+        return;
+      }
+      store<u8>(out + <usize>k, <u8>c);
+    }
+    this.len += m;
   }
 
   decimal(v: u64): void {
