@@ -162,7 +162,12 @@ function isXmlChar(cp: u32): bool {
 }
 
 /** NameStartChar without ':' (namespaces give the colon its own role). */
-function isNameStart(cp: u32): bool {
+@inline function isNameStart(cp: u32): bool {
+  if (cp < 0x80) return (cp >= 0x61 && cp <= 0x7a) || (cp >= 0x41 && cp <= 0x5a) || cp == 0x5f;
+  return isNameStartPastAscii(cp);
+}
+
+function isNameStartPastAscii(cp: u32): bool {
   if (cp < 0x80) return (cp >= 0x61 && cp <= 0x7a) || (cp >= 0x41 && cp <= 0x5a) || cp == 0x5f;
   return (cp >= 0xc0 && cp <= 0xd6) || (cp >= 0xd8 && cp <= 0xf6) || (cp >= 0xf8 && cp <= 0x2ff) ||
     (cp >= 0x370 && cp <= 0x37d) || (cp >= 0x37f && cp <= 0x1fff) || (cp >= 0x200c && cp <= 0x200d) ||
@@ -170,10 +175,13 @@ function isNameStart(cp: u32): bool {
     (cp >= 0xf900 && cp <= 0xfdcf) || (cp >= 0xfdf0 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0xeffff);
 }
 
-function isNameChar(cp: u32): bool {
+@inline function isNameChar(cp: u32): bool {
   if (isNameStart(cp)) return true;
-  return cp == 0x2d || cp == 0x2e || (cp >= 0x30 && cp <= 0x39) || cp == 0xb7 ||
-    (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x203f && cp <= 0x2040);
+  return cp == 0x2d || cp == 0x2e || (cp >= 0x30 && cp <= 0x39) || (cp >= 0x80 && isNameCharPastAscii(cp));
+}
+
+function isNameCharPastAscii(cp: u32): bool {
+  return cp == 0xb7 || (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x203f && cp <= 0x2040);
 }
 
 function sameBytes(a: Bytes, b: Bytes): bool {
@@ -366,9 +374,16 @@ class Parser {
     let colon = -1;
     let needStart = true;
     while (this.i < this.n) {
-      const len = this.decodeChar();
-      if (len == 0) break;
-      const cp = this.cp;
+      const c = this.at(this.i);
+      let len = 1;
+      let cp: u32 = c;
+      if (c >= 0x80) {
+        len = this.decodeMultiByte();
+        if (len == 0) break;
+        cp = this.cp;
+      } else if (c < 0x20) {
+        break; // not a name character (nor, mostly, an XML one: the caller reports which)
+      }
       if (cp == COLON) {
         if (needStart || colon >= 0) {
           this.fail("malformed qualified name");
@@ -491,16 +506,17 @@ class Parser {
   /** The namespace of a qualified name; unprefixed attributes have none, unprefixed elements the default one. */
   resolve(qname: Bytes, colon: i32, isElement: bool): string | null {
     if (colon < 0 && !isElement) return "";
-    const prefix = colon < 0 ? "" : qname.slice(0, colon).toText();
-    if (prefix == "xml") return XML_NAMESPACE;
-    if (prefix == "xmlns") {
+    // The prefix stays bytes: compared with the bound prefixes (valid UTF-8 made text) without decoding it.
+    const prefix = qname.slice(0, colon < 0 ? 0 : colon);
+    if (prefix.equals("xml")) return XML_NAMESPACE;
+    if (prefix.equals("xmlns")) {
       this.fail("element in the xmlns namespace");
       return null;
     }
     for (let k = this.prefixes.length - 1; k >= 0; k--) {
-      if (this.prefixes[k] == prefix) return this.uris[k];
+      if (prefix.equals(this.prefixes[k])) return this.uris[k];
     }
-    if (prefix.length == 0) return "";
+    if (prefix.len == 0) return "";
     this.fail("undeclared namespace prefix");
     return null;
   }
