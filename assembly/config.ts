@@ -757,8 +757,9 @@ function firstForbiddenChar(s: string): i32 {
 }
 
 function codePointName(cp: u32): string {
-  let hex = cp.toString(16).toUpperCase();
-  while (hex.length < 4) hex = "0" + hex;
+  const digits = "0123456789ABCDEF";
+  let hex = "";
+  for (let v = cp; v != 0 || hex.length < 4; v >>= 4) hex = digits.charAt(<i32>(v & 15)) + hex;
   return "U+" + hex;
 }
 

@@ -16,8 +16,10 @@ export function userProblem(user: Bytes): string {
     if (isControl(utf8CodePoint(user, i, n))) return "user name contains a control character";
     i += n;
   }
-  // SYSTEM is Kopano's internal account: never a PAM login, whatever the server would say.
-  if (user.len == 6 && user.toText().toUpperCase() == "SYSTEM") return "the Kopano SYSTEM account cannot log in";
+  // SYSTEM is Kopano's internal account: never a PAM login, whatever the server would say. In six bytes only ASCII
+  // can spell it in any case (no non-ASCII character of UTF-8 uppercases into it that short), so an ASCII
+  // comparison is the whole check, without String#toUpperCase and its Unicode tables in every instance.
+  if (user.len == 6 && isSystem(user)) return "the Kopano SYSTEM account cannot log in";
   return "";
 }
 
@@ -36,4 +38,14 @@ export function passwordProblem(password: Bytes): string {
     i += n;
   }
   return "";
+}
+
+function isSystem(user: Bytes): bool {
+  const word = "SYSTEM";
+  for (let i = 0; i < 6; i++) {
+    let c = <u32>user.at(i);
+    if (c >= 0x61 && c <= 0x7a) c -= 0x20;
+    if (c != <u32>word.charCodeAt(i)) return false;
+  }
+  return true;
 }

@@ -108,11 +108,20 @@ describe("verdict policy", () => {
     ["user name with DEL", { user: "ali\x7fce" }],
     ["user name over 256 bytes", { user: "a".repeat(257) }],
     ["the SYSTEM account", { user: "system" }],
+    ["the SYSTEM account in capitals", { user: "SYSTEM" }],
+    ["the SYSTEM account in mixed case", { user: "sYsTeM" }],
   ])("%s is PAM_AUTH_ERR without contacting a server", async (_name, opts) => {
     const r = await run([], two, opts);
     expect(r.verdict.code).toBe("auth-err");
     expect(r.sent).toEqual([]);
   });
+});
+
+// Only SYSTEM itself is refused early: names that merely look like it go to the server (here: LOGON_FAILED).
+it.each(["systen", "systems", "sy stem", "ſystem", "SYSTEM\u00a0"])("the user %j is asked of the server", async (user) => {
+  const r = await run([ok(LOGON_FAILED)], two, { user });
+  expect(r.verdict.code).toBe("auth-err");
+  expect(r.sent.length).toBe(1);
 });
 
 describe("feature check (service=)", () => {
