@@ -14,7 +14,7 @@ import { startEmulator, type Emulator } from "../host/emulator/index.js";
 import { repoRoot } from "./helpers/guest.js";
 import { PAM_WRAPPER_LIB, sharedTempDir, startApache, startSaslauthd, stopAll, writePamServiceDir, httpStatus,
   type Apache, type Saslauthd } from "./helpers/daemons.js";
-import { MODULE, PAM, makeConfdir, moduleStack, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
+import { MODULE, PAM, makeConfdir, moduleStack, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
 
 // Distinctive passwords: any hit in a log or a freed block is one of these, not a coincidence.
@@ -173,6 +173,25 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     console.log(`freescan: blocks freed with the password by other libraries: ${JSON.stringify(others)}`);
     for (const lib of Object.keys(others)) expect(lib).toMatch(/^libcurl\.so/);
   }, 120_000);
+
+  // Each thread keeps its last guest memory, wiped, for its next login (native/wasm_rt.c), and frees it when the
+  // thread ends: run logins in threads that end, and look at those blocks too.
+  it("the guest memory a thread keeps between logins is wiped: freed at thread exit, it holds no password", async () => {
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    const name = service(moduleArgs([`socket=${"file"}`]));
+    const threads = 4;
+    const r = await runPamthreads(confdir, name, threads, 5, [["alice", GOOD, "0"], ["alice", WRONG, "7"]], {
+      prefix: ["env", `LD_PRELOAD=${shim}`, `FREESCAN_NEEDLE=${GOOD}`, `FREESCAN_REPORT=${report}`, "FREESCAN_SIZE_AT_LEAST=131072"],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(report, "utf8").split("\n").filter(Boolean);
+    // One 128 KiB block per thread (plus malloc's header). The destructor's free is a tail call, so the scanner
+    // may name libc's thread-exit code as the caller rather than pam_mapi.so.
+    const kept = lines.filter((l) => l.startsWith("freed ") && Number(l.split(" ")[2]) >= 131072);
+    expect(kept.length, lines.join("\n")).toBeGreaterThanOrEqual(threads);
+    expect(lines.filter((l) => l.startsWith("freed-with-secret"))).toEqual([]);
+  }, 60_000);
 
   it("over http and the unix socket (our own HTTP client, no libcurl) no freed block anywhere holds the password", async () => {
     const plain = RUNS.filter(([name]) => !name.includes("https"));
