@@ -1,7 +1,7 @@
-// One authentication through the guest, as pam_mapi.so does it: configure in a fresh instance, validate and
-// pin the server list and trust anchors, then authenticate in another fresh instance with the Node transport.
+// One authentication through the guest, as pam_mapi.so does it: on one fresh instance, configure, validate and
+// pin the server list and trust anchors, then authenticate with the Node transport; then wipe the instance.
 // Every value from the guest is checked (guest-values.ts); every failure is a verdict that is not success.
-import { loadGuestModule, newGuest, type GuestInstance } from "./guest.js";
+import { loadGuestModule, newGuest, type GuestImports, type GuestInstance } from "./guest.js";
 import {
   checkConfigError, checkLogLine, checkSettings, checkVerdict, type Level, type Settings, type Verdict,
 } from "./guest-values.js";
@@ -55,14 +55,10 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** `configure` in a fresh instance, then the host's own checks of what it returned. */
-export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {}): Promise<ConfigureOutcome> {
-  await loadGuestModule();
-  const logs: LogLine[] = [];
-  let guest: GuestInstance | undefined;
+/** `configure` on `guest`, then the host's own checks of what it returned. */
+function configureOn(guest: GuestInstance, request: ConfigureRequest, logs: LogLine[]): ConfigureOutcome {
   let settings: Settings;
   try {
-    guest = newGuest({ post: refuseAllPosts, log: logSink(logs, hooks) });
     settings = checkSettings(guest.exports.configure(request.service, request.args, request.config));
   } catch (e) {
     // jco throws the err variant of result<settings, string> as a ComponentError carrying `payload`.
@@ -74,8 +70,6 @@ export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {})
       }
     }
     return { ok: false, stage: "guest", message: `the guest failed in configure: ${errorText(e)}`, logs };
-  } finally {
-    guest?.wipe();
   }
   let servers: ServerUrl[];
   try {
@@ -90,42 +84,68 @@ export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {})
   }
 }
 
+/** `configure` alone, in a fresh instance that is wiped afterwards (the CLI's configuration checks). */
+export async function runConfigure(request: ConfigureRequest, hooks: Hooks = {}): Promise<ConfigureOutcome> {
+  await loadGuestModule();
+  const logs: LogLine[] = [];
+  let guest: GuestInstance | undefined;
+  try {
+    guest = newGuest({ post: refuseAllPosts, log: logSink(logs, hooks) });
+    return configureOn(guest, request, logs);
+  } catch (e) {
+    return { ok: false, stage: "guest", message: `the guest failed in configure: ${errorText(e)}`, logs };
+  } finally {
+    guest?.wipe();
+  }
+}
+
 /**
- * One guest call with the network: `configure` (server list pinned), then `call` on a fresh instance whose `post`
- * is the Node transport; the verdict checked. Every buffer in `secrets` is zeroed before this returns, whatever
- * happens. The one shape of every operation (authenticate, chauthtok), as pam_mapi.so runs them.
+ * One guest call with the network, on one fresh instance as pam_mapi.so makes it: `configure` (its `post` reaches no
+ * server), the server list pinned, then `call` with the Node transport behind `post`; the verdict checked, the
+ * instance wiped. Every buffer in `secrets` is zeroed before this returns, whatever happens. The one shape of every
+ * operation (authenticate, chauthtok).
  */
 export async function runGuestCall(request: ConfigureRequest, hooks: Hooks, secrets: Uint8Array[],
   call: (guest: GuestInstance) => unknown): Promise<AuthenticationOutcome> {
+  let guest: GuestInstance | undefined;
+  let transport: SyncTransport | undefined;
+  const logs: LogLine[] = [];
   try {
-    const configured = await runConfigure(request, hooks);
+    await loadGuestModule();
+    // The import is bound at instantiation; what it reaches is switched once the servers are pinned.
+    let post: GuestImports["post"] = refuseAllPosts;
+    try {
+      guest = newGuest({ post: (server, body) => post(server, body), log: logSink(logs, hooks) });
+    } catch (e) {
+      const message = `the guest failed: ${errorText(e)}`;
+      return { verdict: { code: "service-err", reason: message, user: "" }, failure: { stage: "guest", message }, posts: [], logs };
+    }
+    const configured = configureOn(guest, request, logs);
     if (!configured.ok) {
       return {
         verdict: { code: "service-err", reason: configured.message, user: "" },
         failure: { stage: configured.stage, message: configured.message },
-        settings: configured.settings, posts: [], logs: configured.logs,
+        settings: configured.settings, posts: [], logs,
       };
     }
-    const logs = [...configured.logs];
-    const transport = new SyncTransport({
+    const pinned = new SyncTransport({
       servers: configured.servers, timeoutMs: configured.settings.timeoutMs, ca: configured.ca, userAgent,
       onPost: hooks.onPost, onWaiting: hooks.onWaiting,
     });
-    let guest: GuestInstance | undefined;
+    transport = pinned;
+    post = (server, body) => pinned.post(server, body);
     try {
-      guest = newGuest({ post: (server, body) => transport.post(server, body), log: logSink(logs, hooks) });
-      return { verdict: checkVerdict(call(guest)), settings: configured.settings, posts: transport.records, logs };
+      return { verdict: checkVerdict(call(guest)), settings: configured.settings, posts: pinned.records, logs };
     } catch (e) {
       const message = `the guest failed: ${errorText(e)}`;
       return {
         verdict: { code: "service-err", reason: message, user: "" },
-        failure: { stage: "guest", message }, settings: configured.settings, posts: transport.records, logs,
+        failure: { stage: "guest", message }, settings: configured.settings, posts: pinned.records, logs,
       };
-    } finally {
-      guest?.wipe();
-      transport.close();
     }
   } finally {
+    guest?.wipe();
+    transport?.close();
     for (const secret of secrets) secret.fill(0);
   }
 }
