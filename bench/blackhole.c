@@ -1,14 +1,19 @@
 /* blackhole: three kinds of dead Kopano server on loopback, for the failover measurements.
  *   refused: a port nobody listens on (bound, then closed): connect gets RST at once;
  *   silent:  a listener that completes the handshake (kernel backlog) but never reads or answers;
- *   drop:    a listener with a full accept queue: the kernel drops further SYNs, so connect hangs.
- * Prints "refused P silent P drop P" and waits until killed. */
+ *   drop:    a listener with a full accept queue: the kernel drops further SYNs, so connect hangs;
+ *   and, given SOCKET_PATH, a unix socket listener with a full accept queue: connect fails with EAGAIN at once.
+ * Prints "refused P silent P drop P" and waits until killed. Also built by test/faults.test.ts.
+ *
+ *   blackhole [SOCKET_PATH] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static int listener(int backlog, int *port) {
@@ -22,7 +27,23 @@ static int listener(int backlog, int *port) {
   return fd;
 }
 
-int main(void) {
+/* A unix listener whose accept queue is full: no connection is ever accepted, and a new connect says EAGAIN. */
+static int full_unix_listener(const char *path) {
+  struct sockaddr_un u = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof u.sun_path) return -1;
+  strcpy(u.sun_path, path);
+  unlink(path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&u, sizeof u) != 0 || listen(fd, 0) != 0) return -1;
+  for (int i = 0; i < 4; i++) {
+    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (connect(c, (struct sockaddr *)&u, sizeof u) != 0) close(c);
+  }
+  return fd;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && full_unix_listener(argv[1]) < 0) return perror(argv[1]), 1;
   int refused_port, silent_port, drop_port;
   int refused = listener(-1, &refused_port);
   close(refused); /* the port is now free and nobody listens: connect is refused */

@@ -1,6 +1,8 @@
 /* One strict HTTP/1.1 POST over a stream socket, without libcurl (see http_client.h).
  *
- * Bounds, all enforced here: one deadline for connect, send and receive (poll(), never a signal or alarm);
+ * Bounds, all enforced here: one deadline for connect, send and receive, never a signal or alarm: the socket
+ * blocks, with SO_SNDTIMEO/SO_RCVTIMEO set to what is left of the deadline before every wait (a poll()-based wait
+ * cost ~15 µs more per login here: npm run bench, docs/performance.md);
  * status lines plus headers of a reply (1xx interim replies included) at most HTTP_HEAD_CAP; a body of at most
  * TRANSPORT_REPLY_CAP, framed by exactly one Content-Length (digits only) or by `Transfer-Encoding: chunked`
  * (strict hex sizes, extensions ignored, trailers at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than
@@ -10,6 +12,7 @@
 #include "http_client.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,7 +46,18 @@ static int remaining_ms(uint64_t deadline_ns) {
   return ms > 86400000u ? 86400000 : (int)ms;
 }
 
-/* Waits for events on fd until the deadline: 1 ready, 0 deadline, -1 error. */
+/* Bounds the next blocking connect/send (SO_SNDTIMEO) or recv (SO_RCVTIMEO) by what is left of the deadline;
+ * false when nothing is left (or the option cannot be set: never block without a bound). */
+static bool bound_next_wait(int fd, int option, uint64_t deadline_ns) {
+  uint64_t now = http_now_ns();
+  if (now >= deadline_ns) return false;
+  uint64_t us = (deadline_ns - now + 999u) / 1000u; /* at least 1 µs: a zero timeval would mean "no timeout" */
+  struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
+  return setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv) == 0;
+}
+
+/* Waits for events on fd until the deadline: 1 ready, 0 deadline, -1 error. Only for a TCP connect that a signal
+ * interrupted (it goes on in the background and can only be waited for). */
 static int wait_for(int fd, short events, uint64_t deadline_ns) {
   for (;;) {
     int ms = remaining_ms(deadline_ns);
@@ -89,30 +104,42 @@ static enum transport_result connect_error(int err) {
   return err == ETIMEDOUT ? TE_TIMEOUT : TE_REFUSED;
 }
 
-/* A non-blocking connect to one address, finished by poll() before the deadline. */
+/* A connect to one address that leaves a blocking socket, bounded by the deadline. A unix socket connects at
+ * once or never (a full backlog says EAGAIN: no answer now, like a refusal), so it connects non-blocking and then
+ * turns blocking. TCP blocks in connect with SO_SNDTIMEO, which ends it with EINPROGRESS at the deadline. */
 static enum transport_result connect_one(int family, const struct sockaddr *addr, socklen_t addrlen, uint64_t deadline_ns,
                                          int *out) {
-  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  bool unix_socket = family == AF_UNIX;
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | (unix_socket ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return TE_INTERNAL;
-  if (connect(fd, addr, addrlen) == 0) {
-    *out = fd;
-    return TRANSPORT_OK;
-  }
-  /* A unix socket with a full backlog says EAGAIN and cannot be waited for: no answer now, like a refusal. */
-  if (errno != EINPROGRESS && errno != EINTR) {
-    int err = errno;
+  if (!unix_socket && !bound_next_wait(fd, SO_SNDTIMEO, deadline_ns)) {
     close(fd);
-    return connect_error(err);
+    return http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
   }
-  int ready = wait_for(fd, POLLOUT, deadline_ns);
-  int err = 0;
-  socklen_t errlen = sizeof err;
-  if (ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 && err == 0) {
+  if (connect(fd, addr, addrlen) == 0) {
+    if (unix_socket && fcntl(fd, F_SETFL, 0) != 0) {
+      close(fd);
+      return TE_INTERNAL;
+    }
     *out = fd;
     return TRANSPORT_OK;
+  }
+  int err = errno;
+  if (!unix_socket && err == EINPROGRESS) { /* SO_SNDTIMEO ran out */
+    close(fd);
+    return TE_TIMEOUT;
+  }
+  if (!unix_socket && err == EINTR) { /* the handshake goes on: wait for it, then ask how it ended */
+    int ready = wait_for(fd, POLLOUT, deadline_ns);
+    socklen_t errlen = sizeof err;
+    if (ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 && err == 0) {
+      *out = fd;
+      return TRANSPORT_OK;
+    }
+    close(fd);
+    return ready == 0 ? TE_TIMEOUT : connect_error(err);
   }
   close(fd);
-  if (ready == 0) return TE_TIMEOUT;
   return connect_error(err);
 }
 
@@ -164,18 +191,13 @@ static uint8_t *build_request(const struct server *s, const uint8_t *body, size_
 
 static enum transport_result send_all(int fd, const uint8_t *data, size_t len, uint64_t deadline_ns) {
   while (len > 0) {
+    if (!bound_next_wait(fd, SO_SNDTIMEO, deadline_ns)) return http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
     ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
     if (n > 0) {
       data += n, len -= (size_t)n;
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int ready = wait_for(fd, POLLOUT, deadline_ns);
-      if (ready == 0) return TE_TIMEOUT;
-      if (ready < 0) return TE_CLOSED;
-      continue;
-    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue; /* the loop checks the deadline */
     return TE_CLOSED;
   }
   return TRANSPORT_OK;
@@ -188,26 +210,19 @@ static int receive_more(int fd, struct http_buffer *in, uint64_t deadline_ns, en
     return -1;
   }
   for (;;) {
+    if (!bound_next_wait(fd, SO_RCVTIMEO, deadline_ns)) {
+      *err = http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
+      return -1;
+    }
     ssize_t n = recv(fd, in->data + in->len, in->capacity - in->len, 0);
     if (n > 0) {
       in->len += (size_t)n;
       return 1;
     }
     if (n == 0) return 0;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      *err = TE_CLOSED;
-      return -1;
-    }
-    int ready = wait_for(fd, POLLIN, deadline_ns);
-    if (ready == 0) {
-      *err = TE_TIMEOUT;
-      return -1;
-    }
-    if (ready < 0) {
-      *err = TE_CLOSED;
-      return -1;
-    }
+    if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue; /* the loop checks the deadline */
+    *err = TE_CLOSED;
+    return -1;
   }
 }
 

@@ -3,7 +3,7 @@
 // the Kopano emulator in its fault modes (host/emulator/faults.ts) and the test PKI (test/helpers/tls.ts).
 // Bounds: the answer comes within the configured deadline (timeout=) plus 10%, measured around the whole pamdrive
 // process for the native module, and around the runAuthentication call (inside its process) for the Node host.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -28,6 +28,9 @@ let emptyConfig: string; // ours: the default /etc/security/pam_mapi.conf may be
 let faulty: Emulator; // its fault mode changes per test (tests in a file run one after another)
 let good: Emulator;
 const started: Emulator[] = [];
+// bench/blackhole.c: dead servers the emulator cannot play (a TCP listener and a unix socket with full accept queues)
+let blackhole: ChildProcess | undefined;
+const dead = { synDropPort: 0, fullSocket: "" };
 
 async function emulator(listen: Parameters<typeof startEmulator>[0]["listen"] = [{ http: {} }]): Promise<Emulator> {
   const e = await startEmulator({ users: USERS, listen });
@@ -43,8 +46,18 @@ beforeAll(async () => {
   writeFileSync(emptyConfig, "", { mode: 0o644 });
   faulty = await emulator();
   good = await emulator();
+  const binary = path.join(tmp, "blackhole");
+  execFileSync("gcc", ["-std=gnu11", "-O2", "-Wall", "-Werror", "-o", binary, path.join(repoRoot, "bench/blackhole.c")]);
+  dead.fullSocket = path.join(tmp, "full.sock");
+  blackhole = spawn(binary, [dead.fullSocket], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((resolve, reject) => {
+    blackhole!.stdout!.once("data", (d) => resolve(String(d)));
+    blackhole!.once("exit", (code) => reject(new Error(`blackhole exited (${code})`)));
+  });
+  dead.synDropPort = Number(/drop (\d+)/.exec(line)?.[1]);
 });
 afterAll(async () => {
+  blackhole?.kill();
   for (const e of started) await e.close();
   removeConfdir(confdir);
   rmSync(tmp, { recursive: true, force: true });
@@ -202,6 +215,20 @@ describe("faults through the real module", () => {
       within(r.ms);
       const ignored = await native(dead, ["ignore_unavailable"]);
       expect(ignored.code).toBe(IGNORED);
+    });
+
+    // The connect itself is what the deadline has to stop here (a blocking connect bounded by SO_SNDTIMEO).
+    it("a TCP server whose accept queue is full (SYNs dropped): its own deadline, then the next server", async () => {
+      const r = await native([`http://127.0.0.1:${dead.synDropPort}/`, good.urls[0]]);
+      expect(r.code).toBe(PAM.SUCCESS);
+      atDeadline(r.ms);
+      expect(r.syslog.some((l) => l.includes("server 1") && l.includes("timed out"))).toBe(true);
+    });
+
+    it("a unix socket whose accept queue is full: no answer now, the next server at once", async () => {
+      const r = await native([`file://${dead.fullSocket}`, good.urls[0]]);
+      expect(r.code).toBe(PAM.SUCCESS);
+      expect(r.ms).toBeLessThan(1000);
     });
 
     it("failover in order: refused, then a hanging server (its own deadline), then a good one", async () => {
