@@ -155,30 +155,46 @@ static enum guest_status take_guest(struct auth_call *c, struct guest **g, const
   return *g ? GUEST_OK : guest_open(g, detail);
 }
 
-/* One guest `authenticate` with a fresh transport. The verdict code, or V_SERVICE_ERR for any host failure. */
-static enum verdict_code authenticate_once(struct auth_call *c, const struct secret *password) {
+/* Calls one export on the instance with the transport `host` holds; fills *out. */
+typedef enum guest_status (*export_call)(struct guest *g, struct guest_host *host, const struct auth_call *c,
+                                         const void *arg, struct verdict *out, const char **detail);
+
+/* One password-bearing guest call with a fresh transport, on the instance take_guest gives, both closed after.
+ * GUEST_OK with *out filled; any other status is logged here (`what` names the operation). */
+static enum guest_status call_with_transport(struct auth_call *c, const char *what, export_call call, const void *arg,
+                                             struct verdict *out) {
+  *out = (struct verdict){.code = V_SERVICE_ERR};
   struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
   struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
   if (transport == NULL) {
-    log_host(c->pamh, LOG_ERR, "authenticate: cannot set up the transport (out of memory)");
-    return V_SERVICE_ERR;
+    log_host(c->pamh, LOG_ERR, "%s: cannot set up the transport (out of memory)", what);
+    return GUEST_NO_MEMORY;
   }
   struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
-  struct verdict verdict = {.code = V_SERVICE_ERR};
   struct guest *g;
   const char *detail;
   enum guest_status status = take_guest(c, &g, &detail);
-  if (status == GUEST_OK)
-    status = guest_authenticate(g, &host, c->service, c->user,
-                                (struct bytes){(const uint8_t *)password->data, password->len}, c->args,
-                                (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
+  if (status == GUEST_OK) status = call(g, &host, c, arg, out, &detail);
   guest_close(g);
   transport_free(transport);
-  enum verdict_code code = V_SERVICE_ERR;
-  if (status != GUEST_OK) {
-    log_host(c->pamh, LOG_ERR, "authenticate: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
+  if (status != GUEST_OK)
+    log_host(c->pamh, LOG_ERR, "%s: %s (%s); returning PAM_SERVICE_ERR", what, status_text(status),
              detail ? detail : "no detail");
-  } else {
+  return status;
+}
+
+static enum guest_status call_authenticate(struct guest *g, struct guest_host *host, const struct auth_call *c,
+                                           const void *arg, struct verdict *out, const char **detail) {
+  const struct secret *password = arg;
+  return guest_authenticate(g, host, c->service, c->user, (struct bytes){(const uint8_t *)password->data, password->len},
+                            c->args, (struct bytes){c->config, c->config_len}, c->rhost, out, detail);
+}
+
+/* One guest `authenticate` with a fresh transport. The verdict code, or V_SERVICE_ERR for any host failure. */
+static enum verdict_code authenticate_once(struct auth_call *c, const struct secret *password) {
+  struct verdict verdict;
+  enum verdict_code code = V_SERVICE_ERR;
+  if (call_with_transport(c, "authenticate", call_authenticate, password, &verdict) == GUEST_OK) {
     code = verdict.code;
     if (c->debug)
       log_host(c->pamh, LOG_DEBUG, "verdict %d for \"%s\" (server spells it \"%s\"): %s", (int)code, c->user,
@@ -339,32 +355,27 @@ static void tell_user(pam_handle_t *pamh, int flags, const char *text) {
   pam_error(pamh, "%s", shown);
 }
 
+struct change_pass {
+  enum guest_phase phase;
+  const struct secret *old_password, *new_password;
+};
+
+static enum guest_status call_chauthtok(struct guest *g, struct guest_host *host, const struct auth_call *c,
+                                        const void *arg, struct verdict *out, const char **detail) {
+  const struct change_pass *p = arg;
+  return guest_chauthtok(g, host, c->service, p->phase, c->user,
+                         (struct bytes){(const uint8_t *)p->old_password->data, p->old_password->len},
+                         (struct bytes){(const uint8_t *)p->new_password->data, p->new_password->len}, c->args,
+                         (struct bytes){c->config, c->config_len}, c->rhost, out, detail);
+}
+
 /* One guest `chauthtok` pass with a fresh transport; the PAM code it maps to. */
 static int chauthtok_once(struct auth_call *c, int flags, enum guest_phase phase, const struct secret *old_password,
                           const struct secret *new_password) {
-  struct transport_options options = {c->settings.timeout_ms, c->settings.cafile, c->settings.capath, c->debug};
-  struct transport *transport = transport_new(c->pamh, c->servers, c->server_count, &options);
-  if (transport == NULL) {
-    log_host(c->pamh, LOG_ERR, "chauthtok: cannot set up the transport (out of memory)");
-    return PAM_SERVICE_ERR;
-  }
-  struct guest_host host = {.pamh = c->pamh, .transport = transport, .debug = c->debug};
-  struct verdict verdict = {.code = V_SERVICE_ERR};
-  struct guest *g;
-  const char *detail;
-  enum guest_status status = take_guest(c, &g, &detail);
-  if (status == GUEST_OK)
-    status = guest_chauthtok(g, &host, c->service, phase, c->user,
-                             (struct bytes){(const uint8_t *)old_password->data, old_password->len},
-                             (struct bytes){(const uint8_t *)new_password->data, new_password->len}, c->args,
-                             (struct bytes){c->config, c->config_len}, c->rhost, &verdict, &detail);
-  guest_close(g);
-  transport_free(transport);
+  const struct change_pass pass = {phase, old_password, new_password};
+  struct verdict verdict;
   int rc = PAM_SERVICE_ERR;
-  if (status != GUEST_OK) {
-    log_host(c->pamh, LOG_ERR, "chauthtok: %s (%s); returning PAM_SERVICE_ERR", status_text(status),
-             detail ? detail : "no detail");
-  } else {
+  if (call_with_transport(c, "chauthtok", call_chauthtok, &pass, &verdict) == GUEST_OK) {
     if (c->debug)
       log_host(c->pamh, LOG_DEBUG, "chauthtok %s verdict %d for \"%s\": %s", phase == PHASE_PRELIM ? "prelim" : "update",
                (int)verdict.code, c->user, verdict.reason);
