@@ -30,7 +30,7 @@ bool guest_runtime_ready(void) {
   return runtime_ok;
 }
 
-/* PAM dlclose()s the module at pam_end: release the runtime's global function-type table. */
+/* The module is never unloaded (-z nodelete), so this runs at process exit: release the function-type table. */
 __attribute__((destructor)) static void runtime_release(void) { wasm_rt_free(); }
 
 struct guest {
