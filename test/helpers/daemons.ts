@@ -507,6 +507,17 @@ async function initPamWrapperInWorkers(url: string, parent: number, accessLogPat
   });
 }
 
+/** A daemon's stop(): stop it, then remove its directory whatever happened. */
+function stopThenRemove(stop: () => Promise<void>, dir: string): () => Promise<void> {
+  return async () => {
+    try {
+      await stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
 /**
  * Apache from a private httpd.conf, in the foreground (-DFOREGROUND) with its real MPM: the PAM module runs as
  * www-data in threads of the worker processes. `requireAccount` uses `Require pam-account SERVICE` instead of
@@ -565,13 +576,7 @@ export async function startApache(options: {
         pid: () => daemon.pid,
         errorLog: () => readIfExists(errorLogPath),
         accessLog: () => readIfExists(accessLogPath),
-        stop: async () => {
-          try {
-            await stop();
-          } finally {
-            rmSync(dir, { recursive: true, force: true });
-          }
-        },
+        stop: stopThenRemove(stop, dir),
       };
     } catch (error) {
       lastError = error;
@@ -727,13 +732,7 @@ export async function startPostfix(options: {
         port,
         pid: () => master,
         maillog: () => readIfExists(maillogPath),
-        stop: async () => {
-          try {
-            await stop();
-          } finally {
-            rmSync(dir, { recursive: true, force: true });
-          }
-        },
+        stop: stopThenRemove(stop, dir),
       };
     } catch (error) {
       lastError = error;
