@@ -1,8 +1,8 @@
-/* One strict HTTP/1.1 POST over a stream socket, without libcurl (see http_client.h).
+/* One strict HTTP/1.1 POST over a stream socket, plain or through TLS (see http_client.h).
  *
- * Bounds, all enforced here: one deadline for connect, send and receive, never a signal or alarm: the socket
- * blocks, with SO_SNDTIMEO/SO_RCVTIMEO set to what is left of the deadline before every wait (a poll()-based wait
- * cost ~15 µs more per login here: npm run bench, docs/performance.md);
+ * Bounds, all enforced here: one deadline for connect, TLS handshake, send and receive, never a signal or alarm:
+ * the socket blocks, with SO_SNDTIMEO/SO_RCVTIMEO set to what is left of the deadline before every wait
+ * (deadline.h; tls.c arms them again before every SSL call);
  * status lines plus headers of a reply (1xx interim replies included) at most HTTP_HEAD_CAP; a body of at most
  * TRANSPORT_REPLY_CAP, framed by exactly one Content-Length (digits only) or by `Transfer-Encoding: chunked`
  * (strict hex sizes, extensions ignored, trailers at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than
@@ -26,34 +26,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cause.h"
+#include "deadline.h"
+
 #define USER_AGENT "pam_mapi/0.1"
 #define CHUNK_LINE_CAP 1024u
 #define MAX_INTERIM 8
 /* Head, the largest body and a partial chunk line; the buffer never needs more. */
 #define BUFFER_CAP (HTTP_HEAD_CAP + TRANSPORT_REPLY_CAP + HTTP_HEAD_CAP)
 
-uint64_t http_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Milliseconds left, rounded up; 0 when the deadline has passed. */
 static int remaining_ms(uint64_t deadline_ns) {
-  uint64_t now = http_now_ns();
+  uint64_t now = deadline_now_ns();
   if (now >= deadline_ns) return 0;
   uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
   return ms > 86400000u ? 86400000 : (int)ms;
-}
-
-/* Bounds the next blocking connect/send (SO_SNDTIMEO) or recv (SO_RCVTIMEO) by what is left of the deadline;
- * false when nothing is left (or the option cannot be set: never block without a bound). */
-static bool bound_next_wait(int fd, int option, uint64_t deadline_ns) {
-  uint64_t now = http_now_ns();
-  if (now >= deadline_ns) return false;
-  uint64_t us = (deadline_ns - now + 999u) / 1000u; /* at least 1 µs: a zero timeval would mean "no timeout" */
-  struct timeval tv = {.tv_sec = (time_t)(us / 1000000u), .tv_usec = (suseconds_t)(us % 1000000u)};
-  return setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv) == 0;
 }
 
 /* Waits for events on fd until the deadline: 1 ready, 0 deadline, -1 error. Only for a TCP connect that a signal
@@ -70,6 +57,8 @@ static int wait_for(int fd, short events, uint64_t deadline_ns) {
 }
 
 void http_close(struct http_connection *c) {
+  if (c->tls) tls_close(c->tls, c->deadline_ns);
+  c->tls = NULL;
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
 }
@@ -100,24 +89,36 @@ static bool buffer_reserve(struct http_buffer *b, size_t need) {
   return true;
 }
 
-static enum transport_result connect_error(int err) {
+static enum transport_result connect_error(int err, char *why) {
+  cause_errno(why, err);
   return err == ETIMEDOUT ? TE_TIMEOUT : TE_REFUSED;
+}
+
+static enum transport_result timed_out(char *why) {
+  cause_set(why, "timed out");
+  return TE_TIMEOUT;
 }
 
 /* A connect to one address that leaves a blocking socket, bounded by the deadline. A unix socket connects at
  * once or never (a full backlog says EAGAIN: no answer now, like a refusal), so it connects non-blocking and then
  * turns blocking. TCP blocks in connect with SO_SNDTIMEO, which ends it with EINPROGRESS at the deadline. */
 static enum transport_result connect_one(int family, const struct sockaddr *addr, socklen_t addrlen, uint64_t deadline_ns,
-                                         int *out) {
+                                         int *out, char *why) {
   bool unix_socket = family == AF_UNIX;
   int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | (unix_socket ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) return TE_INTERNAL;
-  if (!unix_socket && !bound_next_wait(fd, SO_SNDTIMEO, deadline_ns)) {
+  if (fd < 0) {
+    cause_errno(why, errno);
+    return TE_INTERNAL;
+  }
+  if (!unix_socket && !deadline_arm(fd, SO_SNDTIMEO, deadline_ns)) {
     close(fd);
-    return http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
+    if (deadline_passed(deadline_ns)) return timed_out(why);
+    cause_set(why, "cannot bound the wait");
+    return TE_INTERNAL;
   }
   if (connect(fd, addr, addrlen) == 0) {
     if (unix_socket && fcntl(fd, F_SETFL, 0) != 0) {
+      cause_errno(why, errno);
       close(fd);
       return TE_INTERNAL;
     }
@@ -127,7 +128,7 @@ static enum transport_result connect_one(int family, const struct sockaddr *addr
   int err = errno;
   if (!unix_socket && err == EINPROGRESS) { /* SO_SNDTIMEO ran out */
     close(fd);
-    return TE_TIMEOUT;
+    return timed_out(why);
   }
   if (!unix_socket && err == EINTR) { /* the handshake goes on: wait for it, then ask how it ended */
     int ready = wait_for(fd, POLLOUT, deadline_ns);
@@ -137,21 +138,26 @@ static enum transport_result connect_one(int family, const struct sockaddr *addr
       return TRANSPORT_OK;
     }
     close(fd);
-    return ready == 0 ? TE_TIMEOUT : connect_error(err);
+    return ready == 0 ? timed_out(why) : connect_error(err, why);
   }
   close(fd);
-  return connect_error(err);
+  if (unix_socket && err == EAGAIN) { /* the server's backlog is full */
+    cause_set(why, "the server's listen queue is full (EAGAIN)");
+    return TE_REFUSED;
+  }
+  return connect_error(err, why);
 }
 
-static enum transport_result open_connection(const struct server *s, uint64_t deadline_ns, int *fd, const char **why) {
+static enum transport_result open_connection(const struct server *s, uint64_t deadline_ns, int *fd, char *why) {
   if (s->kind == SERVER_UNIX) {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     size_t n = strlen(s->socket_path);
-    if (n >= sizeof sun.sun_path) return TE_INTERNAL;
+    if (n >= sizeof sun.sun_path) {
+      cause_set(why, "the socket path is too long");
+      return TE_INTERNAL;
+    }
     memcpy(sun.sun_path, s->socket_path, n + 1);
-    enum transport_result r = connect_one(AF_UNIX, (struct sockaddr *)&sun, sizeof sun, deadline_ns, fd);
-    if (r != TRANSPORT_OK) *why = "connect to the socket failed";
-    return r;
+    return connect_one(AF_UNIX, (struct sockaddr *)&sun, sizeof sun, deadline_ns, fd, why);
   }
   /* The host is from the pinned list; a name lookup is not bounded by our deadline (resolv.conf's is). */
   char port[8];
@@ -159,16 +165,15 @@ static enum transport_result open_connection(const struct server *s, uint64_t de
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
   struct addrinfo *list = NULL;
   if (getaddrinfo(s->host, port, &hints, &list) != 0 || list == NULL) {
-    *why = "the host name does not resolve";
+    cause_set(why, "the host name does not resolve");
     return TE_RESOLVE;
   }
   enum transport_result r = TE_REFUSED;
   for (struct addrinfo *a = list; a; a = a->ai_next) {
-    r = connect_one(a->ai_family, a->ai_addr, a->ai_addrlen, deadline_ns, fd);
+    r = connect_one(a->ai_family, a->ai_addr, a->ai_addrlen, deadline_ns, fd, why);
     if (r == TRANSPORT_OK || r == TE_TIMEOUT || r == TE_INTERNAL) break;
   }
   freeaddrinfo(list);
-  if (r != TRANSPORT_OK) *why = r == TE_TIMEOUT ? "connect timed out" : "connect failed";
   return r;
 }
 
@@ -189,38 +194,53 @@ static uint8_t *build_request(const struct server *s, const uint8_t *body, size_
   return req;
 }
 
-static enum transport_result send_all(int fd, const uint8_t *data, size_t len, uint64_t deadline_ns) {
+/* ---- the I/O seam: a plain socket or TLS (tls.c), under the same deadline ---- */
+
+static enum transport_result send_all(struct http_connection *c, const uint8_t *data, size_t len, char *why) {
+  if (c->tls) return tls_send(c->tls, data, len, c->deadline_ns, why);
   while (len > 0) {
-    if (!bound_next_wait(fd, SO_SNDTIMEO, deadline_ns)) return http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+    if (!deadline_arm(c->fd, SO_SNDTIMEO, c->deadline_ns)) {
+      if (deadline_passed(c->deadline_ns)) return timed_out(why);
+      cause_set(why, "cannot bound the wait");
+      return TE_INTERNAL;
+    }
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
     if (n > 0) {
       data += n, len -= (size_t)n;
       continue;
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue; /* the loop checks the deadline */
+    if (n < 0) cause_errno(why, errno);
     return TE_CLOSED;
   }
   return TRANSPORT_OK;
 }
 
 /* Reads more bytes: 1 some, 0 the peer closed, -1 with the transport error in *err. */
-static int receive_more(int fd, struct http_buffer *in, uint64_t deadline_ns, enum transport_result *err) {
+static int receive_more(struct http_connection *c, struct http_buffer *in, enum transport_result *err, char *why) {
   if (in->len == in->capacity && !buffer_reserve(in, in->len + 1)) {
     *err = in->len + 1 > BUFFER_CAP ? TE_TOO_LARGE : TE_INTERNAL;
     return -1;
   }
+  if (c->tls) {
+    size_t got = 0;
+    int r = tls_recv(c->tls, in->data + in->len, in->capacity - in->len, &got, c->deadline_ns, err, why);
+    if (r == 1) in->len += got;
+    return r;
+  }
   for (;;) {
-    if (!bound_next_wait(fd, SO_RCVTIMEO, deadline_ns)) {
-      *err = http_now_ns() >= deadline_ns ? TE_TIMEOUT : TE_INTERNAL;
+    if (!deadline_arm(c->fd, SO_RCVTIMEO, c->deadline_ns)) {
+      *err = deadline_passed(c->deadline_ns) ? TE_TIMEOUT : TE_INTERNAL;
       return -1;
     }
-    ssize_t n = recv(fd, in->data + in->len, in->capacity - in->len, 0);
+    ssize_t n = recv(c->fd, in->data + in->len, in->capacity - in->len, 0);
     if (n > 0) {
       in->len += (size_t)n;
       return 1;
     }
     if (n == 0) return 0;
     if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue; /* the loop checks the deadline */
+    cause_errno(why, errno);
     *err = TE_CLOSED;
     return -1;
   }
@@ -383,8 +403,8 @@ static enum transport_result dechunk(struct http_buffer *in, struct chunked *c) 
 
 /* Reads one whole reply (interim 1xx replies skipped) into in; on success in holds only the body. *reusable says
  * whether the connection may carry the next request. */
-static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t deadline_ns, uint16_t *status,
-                                        bool *reusable, bool *got_bytes) {
+static enum transport_result read_reply(struct http_connection *conn, struct http_buffer *in, uint16_t *status,
+                                        bool *reusable, bool *got_bytes, char *why) {
   enum transport_result err = TE_INTERNAL;
   size_t head_bytes = 0; /* all heads of this reply, interim ones included */
   int interim = 0;
@@ -406,7 +426,7 @@ static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t
         scanned = in->len - 3;
       }
       if (head_bytes + in->len > HTTP_HEAD_CAP) return TE_MALFORMED;
-      int got = receive_more(fd, in, deadline_ns, &err);
+      int got = receive_more(conn, in, &err, why);
       if (got < 0) return err;
       if (got == 0) return TE_CLOSED;
       *got_bytes = true;
@@ -430,7 +450,7 @@ static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t
   if (h.framing == FRAME_LENGTH) {
     if (h.length > TRANSPORT_REPLY_CAP) return TE_TOO_LARGE;
     while (in->len - body_start < h.length) {
-      int got = receive_more(fd, in, deadline_ns, &err);
+      int got = receive_more(conn, in, &err, why);
       if (got < 0) return err;
       if (got == 0) return TE_CLOSED;
     }
@@ -442,7 +462,7 @@ static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t
       enum transport_result r = dechunk(in, &c);
       if (r != TRANSPORT_OK) return r;
       if (c.state == CHUNK_DONE) break;
-      int got = receive_more(fd, in, deadline_ns, &err);
+      int got = receive_more(conn, in, &err, why);
       if (got < 0) return err;
       if (got == 0) return TE_CLOSED;
     }
@@ -452,7 +472,7 @@ static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t
     if (!h.close) return TE_MALFORMED; /* no length and no promise to close: no way to know where it ends */
     for (;;) {
       if (in->len - body_start > TRANSPORT_REPLY_CAP) return TE_TOO_LARGE;
-      int got = receive_more(fd, in, deadline_ns, &err);
+      int got = receive_more(conn, in, &err, why);
       if (got < 0) return err;
       if (got == 0) break;
     }
@@ -466,34 +486,67 @@ static enum transport_result read_reply(int fd, struct http_buffer *in, uint64_t
   return TRANSPORT_OK;
 }
 
-enum transport_result http_post(struct http_connection *c, const struct server *s, uint64_t deadline_ns,
-                                const uint8_t *body, size_t len, struct http_buffer *in, uint16_t *status,
-                                const char **why) {
+/* The cause of a failure that set none. */
+static void default_cause(enum transport_result r, uint16_t status, char *why) {
+  switch (r) {
+    case TE_TIMEOUT: cause_set(why, "timed out"); break;
+    case TE_HTTP_STATUS: cause_set(why, "HTTP status %u", (unsigned)status); break;
+    case TE_TOO_LARGE: cause_set(why, "the reply is larger than the module accepts"); break;
+    case TE_CLOSED: cause_set(why, "the server closed the connection before the reply was complete"); break;
+    case TE_MALFORMED: cause_set(why, "the reply is not acceptable HTTP/1.1"); break;
+    default: cause_set(why, "%s", transport_result_name(r)); break;
+  }
+}
+
+/* A new connection: TCP or the unix socket, then for https the TLS handshake. */
+static enum transport_result connect_server(struct http_connection *c, const struct server *s,
+                                            const struct tls_trust *trust, char *why) {
+  enum transport_result r = open_connection(s, c->deadline_ns, &c->fd, why);
+  if (r != TRANSPORT_OK || s->kind != SERVER_HTTPS) return r;
+  if (trust == NULL || trust->ctx == NULL) {
+    cause_set(why, "TLS: no trust anchors");
+    r = TE_INTERNAL;
+  } else {
+    r = tls_open(trust, c->fd, s, c->deadline_ns, &c->tls, why);
+    if (r == TRANSPORT_OK) {
+      c->tls_version = tls_version(c->tls);
+      c->tls_resumed = tls_resumed(c->tls);
+    }
+  }
+  if (r != TRANSPORT_OK) http_close(c);
+  return r;
+}
+
+enum transport_result http_post(struct http_connection *c, const struct server *s, const struct tls_trust *trust,
+                                uint64_t deadline_ns, const uint8_t *body, size_t len, struct http_buffer *in,
+                                uint16_t *status, char *why) {
   *status = 0;
-  *why = "";
+  why[0] = '\0';
+  c->deadline_ns = deadline_ns;
   size_t request_len = 0;
   uint8_t *request = build_request(s, body, len, &request_len);
   if (request == NULL) {
-    *why = "out of memory";
+    cause_set(why, "out of memory");
     return TE_INTERNAL;
   }
   if (!buffer_reserve(in, 16384)) {
     explicit_bzero(request, request_len);
     free(request);
-    *why = "out of memory";
+    cause_set(why, "out of memory");
     return TE_INTERNAL;
   }
   enum transport_result r = TE_INTERNAL;
   /* A kept-alive connection may have been closed by the server meanwhile: if it fails before a single byte of
-   * the reply came back, try once more on a fresh connection (as libcurl does). */
+   * the reply came back, try once more on a fresh connection (as libcurl did). */
   for (int attempt = 0; attempt < 2; attempt++) {
     bool reused = c->fd >= 0, got_bytes = false, reusable = false;
+    why[0] = '\0';
     if (!reused) {
-      r = open_connection(s, deadline_ns, &c->fd, why);
+      r = connect_server(c, s, trust, why);
       if (r != TRANSPORT_OK) break;
     }
-    r = send_all(c->fd, request, request_len, deadline_ns);
-    if (r == TRANSPORT_OK) r = read_reply(c->fd, in, deadline_ns, status, &reusable, &got_bytes);
+    r = send_all(c, request, request_len, why);
+    if (r == TRANSPORT_OK) r = read_reply(c, in, status, &reusable, &got_bytes, why);
     if (r != TRANSPORT_OK || !reusable) http_close(c);
     if (r == TRANSPORT_OK || !reused || got_bytes || r == TE_TIMEOUT) break;
   }
@@ -502,7 +555,7 @@ enum transport_result http_post(struct http_connection *c, const struct server *
   if (r != TRANSPORT_OK) {
     explicit_bzero(in->data, in->capacity);
     in->len = 0;
-    if (!**why) *why = transport_result_name(r);
+    if (!why[0]) default_cause(r, *status, why);
   }
   return r;
 }

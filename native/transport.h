@@ -1,4 +1,4 @@
-/* HTTP(S) and unix-socket POSTs to the pinned server list, for one authenticate call (libcurl). */
+/* HTTP(S) and unix-socket POSTs to the pinned server list, for one authenticate call. */
 #ifndef PAM_MAPI_TRANSPORT_H
 #define PAM_MAPI_TRANSPORT_H
 
@@ -9,23 +9,8 @@
 #include <security/pam_modules.h>
 
 #include "server_url.h"
+#include "transport_result.h"
 
-/* The WIT transport-error enum, in its ABI order; TRANSPORT_OK means a reply was delivered. */
-enum transport_result {
-  TRANSPORT_OK = -1,
-  TE_NO_SUCH_SERVER = 0,
-  TE_REFUSED,
-  TE_RESOLVE,
-  TE_TIMEOUT,
-  TE_TLS,
-  TE_HTTP_STATUS,
-  TE_TOO_LARGE,
-  TE_CLOSED,
-  TE_MALFORMED,
-  TE_INTERNAL,
-};
-
-#define TRANSPORT_REPLY_CAP (1024u * 1024u)
 
 struct transport_options {
   uint32_t timeout_ms;
@@ -49,7 +34,5 @@ enum transport_result transport_post(struct transport *t, uint32_t server, const
                                      struct transport_reply *reply);
 /* Closes every connection and wipes the buffers. */
 void transport_free(struct transport *t);
-
-const char *transport_result_name(enum transport_result r);
 
 #endif
