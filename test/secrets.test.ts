@@ -4,7 +4,7 @@
 //  2. no heap block freed by the module still holds the password: test/secrets/freescan.c, an LD_PRELOAD test
 //     library, scans every block at free() (and the old block of a moving realloc) in the unchanged production
 //     build/pam_mapi.so — that covers the guest's linear memory (wiped whole before it is freed) and the host's
-//     password copies — and names the library that freed it;
+//     password copies — and names the library that freed it: none, over http, https (OpenSSL) and the unix socket;
 //  3. the caller's environment (proxy variables, CA variables, HOME/.curlrc) changes nothing.
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -67,6 +67,7 @@ const RUNS: Array<[string, string[], string, number]> = [
   ["success over http", [`socket=${"http"}`], GOOD, PAM.SUCCESS],
   ["wrong password over http", [`socket=${"http"}`], WRONG, PAM.AUTH_ERR],
   ["success over https", [`socket=${"https"}`, "cafile"], GOOD, PAM.SUCCESS],
+  ["wrong password over https", [`socket=${"https"}`, "cafile"], WRONG, PAM.AUTH_ERR],
   ["success over the unix socket", [`socket=${"file"}`], GOOD, PAM.SUCCESS],
   ["feature check (getUser, logoff)", [`socket=${"http"}`, "service=webapp"], GOOD, PAM.SUCCESS],
   ["feature denied", [`socket=${"http"}`, "service=imap"], GOOD, PAM.AUTH_ERR],
@@ -167,11 +168,10 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     const lines = [...await scan(GOOD), ...await scan(WRONG, RUNS.slice(1, 2))];
     const byModule = lines.filter((l) => l.includes("/pam_mapi.so "));
     expect(byModule).toEqual([]);
-    // Over https, libcurl frees its own copy of the request body (its upload buffer) without wiping it: a known
-    // limit, recorded in docs/security.md. Any other library showing up here is news.
+    // https too: OpenSSL (libssl, libcrypto) encrypts the request in its own buffers and frees no plaintext copy
     const others = summarise(lines);
     console.log(`freescan: blocks freed with the password by other libraries: ${JSON.stringify(others)}`);
-    for (const lib of Object.keys(others)) expect(lib).toMatch(/^libcurl\.so/);
+    expect(others).toEqual({});
   }, 120_000);
 
   // Each thread keeps its last guest memory, wiped, for its next login (native/wasm_rt.c), and frees it when the
@@ -193,11 +193,23 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     expect(lines.filter((l) => l.startsWith("freed-with-secret"))).toEqual([]);
   }, 60_000);
 
-  it("over http and the unix socket (our own HTTP client, no libcurl) no freed block anywhere holds the password", async () => {
-    const plain = RUNS.filter(([name]) => !name.includes("https"));
-    const lines = [...await scan(GOOD, plain), ...await scan(WRONG, plain)];
+  it("over http, https and the unix socket no freed block of any library holds the password", async () => {
+    const lines = [...await scan(GOOD), ...await scan(WRONG)];
     expect(summarise(lines)).toEqual({});
   }, 120_000);
+
+  it("the scanner sees OpenSSL's frees over https (control: every block libssl and libcrypto free is looked at)", async () => {
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    const r = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`, "cafile"])), "alice", ["auth"], {
+      input: [GOOD],
+      prefix: ["env", `LD_PRELOAD=${PAM_WRAPPER_LIB} ${shim}`, `FREESCAN_NEEDLE=${GOOD}`, `FREESCAN_REPORT=${report}`, "FREESCAN_SIZE_AT_LEAST=1"],
+    });
+    expect(r.ops.auth).toBe(PAM.SUCCESS);
+    const libs = summarise(readFileSync(report, "utf8").split("\n").filter((l) => l.startsWith("freed ")));
+    expect(libs["libssl.so.3"]).toBeGreaterThan(0);
+    expect(libs["libcrypto.so.3"]).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 function summarise(lines: string[]): Record<string, number> {
@@ -233,5 +245,44 @@ describe("the caller's environment changes nothing", () => {
       input: [GOOD], env: { SSL_CERT_FILE: pki.caFile, CURL_CA_BUNDLE: pki.caFile, SSL_CERT_DIR: pki.caDir },
     });
     expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+  }, 120_000);
+
+  it("OpenSSL's variables: no configuration or provider loaded, no key log written, no CA of theirs trusted", async () => {
+    // A provider whose loading leaves a mark (its constructor runs at dlopen, its init when OpenSSL activates it),
+    // named by an OpenSSL configuration file, by OPENSSL_MODULES and OPENSSL_ENGINES.
+    const evilDir = path.join(dir, "evil");
+    mkdirSync(evilDir, { recursive: true });
+    const mark = path.join(evilDir, "provider-loaded");
+    const src = path.join(evilDir, "evil.c");
+    writeFileSync(src, `#include <fcntl.h>
+#include <unistd.h>
+static void leave_mark(void) { int fd = open("${mark}", O_WRONLY | O_CREAT | O_APPEND, 0644); if (fd >= 0) close(fd); }
+__attribute__((constructor)) static void on_load(void) { leave_mark(); }
+int OSSL_provider_init(const void *handle, const void *in, const void **out, void **ctx) {
+  (void)handle; (void)in; (void)out; (void)ctx; leave_mark(); return 0; }
+`);
+    const evil = path.join(evilDir, "evil.so");
+    execFileSync("gcc", ["-shared", "-fPIC", "-o", evil, src]);
+    const cnf = path.join(evilDir, "openssl.cnf");
+    writeFileSync(cnf, `openssl_conf = init\n[init]\nproviders = provs\nssl_conf = ssl\n[provs]\nevil = evil_sect\ndefault = default_sect\n` +
+      `[evil_sect]\nmodule = ${evil}\nactivate = 1\n[default_sect]\nactivate = 1\n[ssl]\nsystem_default = sys\n[sys]\nMinProtocol = TLSv1\nCipherString = ALL:@SECLEVEL=0\n`);
+    // control: the same configuration does load the provider into a program that reads it
+    execFileSync("openssl", ["list", "-providers"], { env: { ...process.env, OPENSSL_CONF: cnf }, stdio: "ignore" });
+    expect(readFileSync(mark, "utf8")).toBe("");
+    rmSync(mark);
+
+    const keylog = path.join(evilDir, "keylog.txt");
+    const hostile = { OPENSSL_CONF: cnf, OPENSSL_MODULES: evilDir, OPENSSL_ENGINES: evilDir, SSLKEYLOGFILE: keylog,
+      SSL_CERT_FILE: pki.caFile, SSL_CERT_DIR: pki.caDir };
+    const good = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`, "cafile"])), "alice", ["auth"], { input: [GOOD], env: hostile });
+    expect(good.ops.auth).toBe(PAM.SUCCESS);
+    const wrong = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`, "cafile"])), "alice", ["auth"], { input: [WRONG], env: hostile });
+    expect(wrong.ops.auth).toBe(PAM.AUTH_ERR);
+    // the test CA, named only by SSL_CERT_FILE/SSL_CERT_DIR, signed the server's certificate: not trusted
+    const rogue = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`])), "alice", ["auth"], { input: [GOOD], env: hostile });
+    expect(rogue.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+    expect(rogue.syslog.some((l) => l.message.includes("TLS: unable to get local issuer certificate"))).toBe(true);
+    expect(() => readFileSync(mark)).toThrow();
+    expect(() => readFileSync(keylog)).toThrow();
   }, 120_000);
 });
