@@ -158,6 +158,8 @@ describe("faults through the real module", () => {
     const r = await withFault(mode, () => native([faulty.urls[0]]));
     expect(r.code).toBe(code);
     within(r.ms);
+    if (mode.kind === "status")
+      expect(r.syslog.some((l) => l.endsWith(`server 1 (${faulty.urls[0]}): HTTP status ${mode.status}`)), r.syslog.join("\n")).toBe(true);
     // one logon, never a second request (a redirect is not followed; nothing is retried on the same server)
     expect(faulty.requests.length - before).toBe(1);
   });
@@ -172,11 +174,11 @@ describe("faults through the real module", () => {
       expect(r.code).toBe(PAM.SUCCESS);
       within(r.ms);
     });
-    it.each<[string, keyof TestPki, keyof TestPki]>([
-      ["self-signed", "selfSignedKey", "selfSignedCert"],
-      ["expired", "expiredKey", "expiredCert"],
-      ["for another host name", "wrongHostKey", "wrongHostCert"],
-    ])("a %s certificate: PAM_AUTHINFO_UNAVAIL, no request sent", async (_name, key, cert) => {
+    it.each<[string, keyof TestPki, keyof TestPki, string]>([
+      ["self-signed", "selfSignedKey", "selfSignedCert", "TLS: self-signed certificate"],
+      ["expired", "expiredKey", "expiredCert", "TLS: certificate has expired"],
+      ["for another host name", "wrongHostKey", "wrongHostCert", "TLS: hostname mismatch"],
+    ])("a %s certificate: PAM_AUTHINFO_UNAVAIL, no request sent, the verify reason logged", async (_name, key, cert, cause) => {
       const url = await https(pki[key], pki[cert]);
       const e = started[started.length - 1];
       const r = await native([url]);
@@ -184,6 +186,7 @@ describe("faults through the real module", () => {
       within(r.ms);
       expect(e.requests).toHaveLength(0);
       expect(r.syslog.some((l) => l.includes("tls"))).toBe(true);
+      expect(r.syslog.some((l) => l.endsWith(`server 1 (${url}): ${cause}`)), r.syslog.join("\n")).toBe(true);
     });
     it("a handshake failure (the server answers the ClientHello with HTTP): PAM_AUTHINFO_UNAVAIL at once", async () => {
       const server = net.createServer((s) => {
@@ -192,18 +195,22 @@ describe("faults through the real module", () => {
       });
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       try {
-        const r = await native([`https://localhost:${(server.address() as net.AddressInfo).port}/`]);
+        const url = `https://localhost:${(server.address() as net.AddressInfo).port}/`;
+        const r = await native([url]);
         expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
         expect(r.ms).toBeLessThan(1000);
         expect(r.syslog.some((l) => l.includes("tls"))).toBe(true);
+        expect(r.syslog.some((l) => l.endsWith(`server 1 (${url}): this port speaks plain HTTP`)), r.syslog.join("\n")).toBe(true);
       } finally {
         server.close();
       }
     });
     it("a handshake that stalls (the port speaks HTTP and waits for a request): PAM_AUTHINFO_UNAVAIL at the deadline", async () => {
-      const r = await native([`https://localhost:${new URL(good.urls[0]).port}/`]);
+      const url = `https://localhost:${new URL(good.urls[0]).port}/`;
+      const r = await native([url]);
       expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
       atDeadline(r.ms);
+      expect(r.syslog.some((l) => l.endsWith(`server 1 (${url}): timed out`)), r.syslog.join("\n")).toBe(true);
     });
   });
 
@@ -213,6 +220,11 @@ describe("faults through the real module", () => {
       const r = await native(dead);
       expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
       within(r.ms);
+      // one line per server with the precise cause (the words the pam-mapi CLI uses too: docs/security.md)
+      const said = (text: string) => expect(r.syslog.some((l) => l.endsWith(text)), r.syslog.join("\n")).toBe(true);
+      said(`server 1 (${dead[0]}): connection refused (ECONNREFUSED)`);
+      said(`server 2 (${dead[1]}): connection refused (ECONNREFUSED)`);
+      said(`server 3 (${tmp}/absent.sock): no such socket (ENOENT)`);
       const ignored = await native(dead, ["ignore_unavailable"]);
       expect(ignored.code).toBe(IGNORED);
     });
