@@ -383,8 +383,8 @@ static enum transport_result failure(struct tls_stream *t, int rc, uint64_t dead
     r = t->established ? TE_CLOSED : TE_TLS;
   } else {
     const char *reason = err ? ERR_reason_error_string(err) : NULL;
-    cause_set(why, "TLS: %s", reason ? reason : "handshake failed");
-    r = t->established ? TE_MALFORMED : TE_TLS;
+    cause_set(why, "TLS: %s", reason ? reason : t->established ? "protocol error" : "handshake failed");
+    r = TE_TLS; /* an alert or a bad record, during the handshake or after it (a refused renegotiation) */
   }
   ERR_clear_error();
   return r;
@@ -482,8 +482,7 @@ enum transport_result tls_send(struct tls_stream *t, const uint8_t *data, size_t
     }
     int e = SSL_get_error(t->ssl, rc);
     if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && !deadline_passed(deadline_ns)) continue;
-    enum transport_result r = failure(t, rc, deadline_ns, why);
-    return r == TE_MALFORMED ? TE_CLOSED : r;
+    return failure(t, rc, deadline_ns, why);
   }
   return TRANSPORT_OK;
 }

@@ -26,6 +26,8 @@ export interface CannedServerOptions {
   delayMs?: number;
   /** Serve TLS on the TCP listener with this PEM key and certificate (url becomes https://localhost:PORT/). */
   tls?: { key: string; cert: string };
+  /** More options for the TLS listener (protocol versions, requestCert, ticketKeys...). */
+  tlsOptions?: tls.TlsOptions;
 }
 
 export interface CannedServer {
@@ -34,6 +36,10 @@ export interface CannedServer {
   url: string;             // http://127.0.0.1:PORT/ or file:///path
   requests: CannedRequest[];
   connections: number;
+  /** The TLS listener, when there is one (to change its certificate or ticket keys as a restart would). */
+  tlsServer?: tls.Server;
+  /** Every TLS connection, in order (to look at what the client presented or asked for). */
+  tlsSockets: tls.TLSSocket[];
   close(): Promise<void>;
 }
 
@@ -108,13 +114,19 @@ export async function startCannedServer(options: CannedServerOptions): Promise<C
   };
 
   const servers: net.Server[] = [];
+  const tlsSockets: tls.TLSSocket[] = [];
+  let tlsServer: tls.Server | undefined;
   let port = 0;
   let socketPath = "";
   let dir = "";
   if (options.tcp ?? true) {
     const s = options.tls
-      ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+      ? tls.createServer({ ...options.tlsOptions, key: options.tls.key, cert: options.tls.cert }, (socket) => {
+          tlsSockets.push(socket);
+          handler(socket);
+        })
       : net.createServer(handler);
+    if (options.tls) tlsServer = s as tls.Server;
     await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
     port = (s.address() as net.AddressInfo).port;
     servers.push(s);
@@ -131,6 +143,8 @@ export async function startCannedServer(options: CannedServerOptions): Promise<C
     socketPath,
     url: port ? (options.tls ? `https://localhost:${port}/` : `http://127.0.0.1:${port}/`) : `file://${socketPath}`,
     requests,
+    tlsServer,
+    tlsSockets,
     get connections() {
       return connections;
     },
