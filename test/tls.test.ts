@@ -166,6 +166,27 @@ describe("what is refused, and the cause on the server's line", () => {
     }
   });
 
+  it("a server that drops the connection after the handshake: no SIGPIPE (the socket BIO sends with MSG_NOSIGNAL)", async () => {
+    const key = readFileSync(pki.key), cert = readFileSync(pki.cert);
+    const server = net.createServer((raw) => {
+      raw.on("error", () => {});
+      const socket = new tls.TLSSocket(raw, { isServer: true, key, cert });
+      socket.on("error", () => {});
+      socket.once("data", () => raw.resetAndDestroy()); // RST: every later write of the client fails with EPIPE
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `https://localhost:${(server.address() as net.AddressInfo).port}/`;
+      const service = `tls${++serial}`;
+      writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} debug config=${emptyConfig}`]);
+      const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret", "secret", "secret"], repeat: 3 });
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+    } finally {
+      server.close();
+    }
+  });
+
   it("the deadline covers a handshake that stalls half way (a record header, then silence)", async () => {
     const held: net.Socket[] = [];
     const server = net.createServer((socket) => {
