@@ -37,7 +37,7 @@ Version: $version
 Architecture: $arch
 Maintainer: pam_mapi developers <pam-mapi@localhost>
 Installed-Size: $installed_size
-Depends: libc6 (>= 2.34), libcurl4 (>= 7.58), libpam0g (>= 1.4), libpam-runtime (>= 1.0.1-6)
+Depends: libc6 (>= 2.34), libssl3 (>= 3.0.0), libpam0g (>= 1.4), libpam-runtime (>= 1.0.1-6)
 Recommends: nodejs (>= 20)
 Suggests: sasl2-bin, libapache2-mod-authnz-pam
 Section: admin

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything pam_mapi needs on Debian 12 (run as root), then builds it.
-# Debian packages: the wasm2c toolchain and libcurl for the module, libpam for building it, and the real PAM
+# Debian packages: the wasm2c toolchain and OpenSSL's libssl (TLS for https://) for the module, libpam for building it, and the real PAM
 # consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with mod_authnz_pam, Postfix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential pkg-config wabt libcurl4-openssl-dev libpam0g-dev
+  build-essential pkg-config wabt libssl-dev libpam0g-dev
   pamtester libpam-wrapper sasl2-bin apache2 libapache2-mod-authnz-pam postfix swaks
   valgrind openssl python3 ca-certificates apache2-utils
   mandoc man-db libnss-wrapper
