@@ -1,5 +1,5 @@
 /* guestloop: the guest alone, in C. The module's own loader (guest_abi.c, guest_instance.c, wasm_rt.c and the
- * wasm2c output) with this file's canned transport in place of libcurl: every post answers with the body of a
+ * wasm2c output) with this file's canned transport in place of the network: every post answers with the body of a
  * captured Kopano 11 logon reply at once. Times `authenticate` alone (instantiate, call, wipe, free) and a whole
  * PAM call as pam_sm_authenticate runs it (one instance for configure and authenticate), and counts the
  * memory.grow calls of that PAM call.

@@ -1,7 +1,7 @@
 /* Validates the server URLs from `configure` again, with a strict grammar of our own (the guest's rules:
  * file:///path, http(s)://host[:port][/path]; no user info, query, fragment, percent-escape or dot segment),
- * and rebuilds each one in a normalised form, so what we checked is exactly what gets connected to. No libcurl
- * here: a module that only speaks http:// or file:// never loads it (see transport.c). */
+ * and rebuilds each one in a normalised form, so what we checked is exactly what gets connected to, by the
+ * module's own HTTP client for every scheme (see transport.c). */
 #include "server_url.h"
 
 #include <arpa/inet.h>

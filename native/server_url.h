@@ -9,7 +9,7 @@ enum server_kind { SERVER_UNIX, SERVER_HTTP, SERVER_HTTPS };
 
 struct server {
   enum server_kind kind;
-  char *url;         /* the normalised URL: what libcurl is given for https, and what debug lines name */
+  char *url;         /* the normalised URL: what debug and warning lines name */
   char *socket_path; /* SERVER_UNIX: absolute path that fits sun_path */
   char *host;        /* SERVER_HTTP(S): DNS name or address, without brackets; "localhost" for a socket */
   char *authority;   /* the Host header: host[:port] as written, brackets kept */
