@@ -550,9 +550,9 @@ function checkAbsolutePath(v: string, emptyAllowed: bool): string {
 
 /**
  * "" if `u` is one allowed server URL, else why not. At least as strict as both hosts' own checks (host/server-url.ts,
- * native/server_url.c), so a URL that passes here means the same thing to both: lower-case scheme, no
+ * native/server_url.c via libcurl), so a URL that passes here means the same thing to both: lower-case scheme, no
  * percent-escapes (the C loader would decode them in socket paths, Node would not), paths of RFC 3986 characters
- * without '@' or '%', no '.' or '..' segments (an HTTP server may remove them), at most 2048 bytes.
+ * without '@' or '%', no '.' or '..' segments (libcurl would remove them), at most 2048 bytes.
  */
 export function checkServerUrl(u: string): string {
   if (u.length == 0) return "is empty";
