@@ -23,6 +23,8 @@
 #include "tls.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -405,6 +407,10 @@ enum transport_result tls_open(const struct tls_trust *trust, int fd, const stru
     return TE_INTERNAL;
   }
   t->fd = fd;
+  /* TLS writes records back to back (the handshake's Finished, then the request): with Nagle on, the request
+   * would wait for the server's delayed ACK, 40 ms, whenever the server sends nothing after the handshake. */
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   t->ssl = SSL_new(trust->ctx);
   BIO *bio = BIO_new(socket_method);
   bool ok = t->ssl != NULL && bio != NULL;
