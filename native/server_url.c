@@ -142,7 +142,7 @@ static int parse_http(const char *scheme, const char *rest, bool tls, struct ser
     return -1;
   }
   if (!host_valid(rest, host_len, &bracketed)) {
-    *why = "the host name is not plain";
+    *why = "the host is not a DNS name, a dotted-quad IPv4 address or an [IPv6] address (a name that ends in a number, like 0x7f.0.0.1 or 127.1, must be a dotted quad)";
     return -1;
   }
   unsigned long port = tls ? 443 : 80;
