@@ -23,6 +23,11 @@ const PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:\/-]*)?$/;
 const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6_CHARS = /^[0-9A-Fa-f:.]{2,45}$/;
+// inet_aton, and so getaddrinfo in the C module, reads 0x7f.0.0.1, 127.1 or 2130706433 as 127.0.0.1 (one to four
+// decimal, octal or 0x-hex parts). As in the WHATWG URL host parser, a host whose last label is a number is an
+// address or nothing: it must be a dotted quad. native/server_url.c applies the same rule.
+const NUMBER_LABEL = /^(\d+|0x[0-9a-f]*)$/i;
+const endsInNumber = (host: string) => NUMBER_LABEL.test(host.replace(/\.$/, "").split(".").pop() ?? "");
 
 export class ServerUrlError extends Error {
   constructor(readonly url: string, readonly why: string) {
@@ -78,7 +83,9 @@ export function parseServerUrl(url: string): ServerUrl {
     host = colon < 0 ? authority : authority.slice(0, colon);
     portText = colon < 0 ? undefined : authority.slice(colon + 1);
     if (host === "") fail("no host name");
-    if (!IPV4.test(host) && !(DNS_NAME.test(host) && !/^[\d.]+$/.test(host))) fail(`"${host}" is not a host name or IP address`);
+    if (endsInNumber(host) ? !IPV4.test(host) : !DNS_NAME.test(host)) {
+      fail(`"${host}" is not a host name or IP address (a name that ends in a number must be a dotted quad)`);
+    }
   }
   let port = name === "https" ? 443 : 80;
   if (portText !== undefined) {

@@ -5,8 +5,9 @@
  * (deadline.h; tls.c arms them again before every SSL call);
  * status lines plus headers of a reply (1xx interim replies included) at most HTTP_HEAD_CAP; a body of at most
  * TRANSPORT_REPLY_CAP, framed by exactly one Content-Length (digits only) or by `Transfer-Encoding: chunked`
- * (strict hex sizes, extensions ignored, trailers at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than
- * chunked, or any Content-Encoding but identity, is malformed. A reply with neither is read to the close only when
+ * (strict hex sizes, extensions checked against RFC 9112 and ignored, a size line at most CHUNK_LINE_CAP, trailers
+ * at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than chunked or from HTTP/1.0, or any
+ * Content-Encoding but identity, is malformed. Every line ends in CRLF (a bare LF or CR is malformed). A reply with neither is read to the close only when
  * the server says so (HTTP/1.0 or `Connection: close`); otherwise it is malformed. Redirects are never followed:
  * any status but 200 and 500 is http-status. The request, which holds the password, is wiped before it is freed. */
 #include "http_client.h"
@@ -32,8 +33,9 @@
 #define USER_AGENT "pam_mapi/0.1"
 #define CHUNK_LINE_CAP 1024u
 #define MAX_INTERIM 8
-/* Head, the largest body and a partial chunk line; the buffer never needs more. */
-#define BUFFER_CAP (HTTP_HEAD_CAP + TRANSPORT_REPLY_CAP + HTTP_HEAD_CAP)
+/* Heads, the largest body and a partial trailer section (or chunk line), plus one byte to read the byte that
+ * takes a section over its cap: the buffer never needs more. */
+#define BUFFER_CAP (HTTP_HEAD_CAP + TRANSPORT_REPLY_CAP + HTTP_HEAD_CAP + 1)
 
 /* Milliseconds left, rounded up; 0 when the deadline has passed. */
 static int remaining_ms(uint64_t deadline_ns) {
@@ -246,30 +248,115 @@ static int receive_more(struct http_connection *c, struct http_buffer *in, enum 
   }
 }
 
-static const uint8_t *find_crlf(const uint8_t *p, size_t len) {
-  for (size_t i = 0; i + 1 < len; i++)
-    if (p[i] == '\r' && p[i + 1] == '\n') return p + i;
-  return NULL;
+/* ---- Reading a reply (RFC 9112). Every line is judged when its LF arrives (a bare CR as soon as the byte after
+ * it does), every cap as soon as it is passed, so the verdict never depends on how the bytes are cut into
+ * segments and a reply that is already wrong is refused at once, never at the deadline. ---- */
+
+enum line_state { LINE_MORE, LINE_DONE, LINE_BAD };
+
+/* Where the line that starts at b[start] ends. Only bytes not looked at before are scanned (*seen, relative to
+ * start, kept by the caller between calls; 0 for a new line), so a line trickled a byte at a time costs O(n) in
+ * all. LINE_DONE with its length in *n (CRLF excluded) once the LF is in; LINE_BAD for a bare LF or a CR that
+ * is not followed by LF (RFC 9112 2.2: neither is taken as a line end here); LINE_MORE otherwise. */
+static enum line_state next_line(const uint8_t *b, size_t start, size_t len, size_t *seen, size_t *n) {
+  for (size_t i = start + *seen; i < len; i++) {
+    bool after_cr = i > start && b[i - 1] == '\r';
+    if (b[i] == '\n') {
+      if (!after_cr) return LINE_BAD;
+      *n = i - 1 - start;
+      *seen = 0;
+      return LINE_DONE;
+    }
+    if (after_cr) return LINE_BAD;
+  }
+  *seen = len - start;
+  return LINE_MORE;
+}
+
+/* The bytes of a partial line that are content for sure: a last CR may be the start of its CRLF. */
+static size_t partial_content(const uint8_t *b, size_t start, size_t len) {
+  return len - start - (len > start && b[len - 1] == '\r');
 }
 
 static bool is_tchar(uint8_t c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+static bool is_ws(uint8_t c) {
+  return c == ' ' || c == '\t';
+}
+
+/* VCHAR, obs-text, SP and HTAB: what a field value and a reason phrase may hold (RFC 9110 5.5, RFC 9112 4). */
+static bool is_text(uint8_t c) {
+  return (c >= 0x20 && c != 0x7f) || c == '\t';
+}
+
 static bool value_is(const uint8_t *v, size_t n, const char *word) {
   return strlen(word) == n && strncasecmp((const char *)v, word, n) == 0;
 }
 
-/* Does a comma-separated header value hold this token? */
-static bool value_has_token(const uint8_t *v, size_t n, const char *word) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
-    size_t start = i;
-    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
-    if (i > start && value_is(v + start, i - start, word)) return true;
+static size_t skip_ws(const uint8_t *p, size_t i, size_t n) {
+  while (i < n && is_ws(p[i])) i++;
+  return i;
+}
+
+static size_t skip_token(const uint8_t *p, size_t i, size_t n) {
+  while (i < n && is_tchar(p[i])) i++;
+  return i;
+}
+
+/* field-line = field-name ":" OWS field-value OWS (RFC 9112 5): no whitespace before the colon, no obs-fold (a
+ * line that starts with whitespace has no name), no control character in the value. The name's length and the
+ * value without its surrounding whitespace go out. */
+static bool field_line(const uint8_t *p, size_t n, size_t *name, const uint8_t **v, size_t *vn) {
+  size_t i = skip_token(p, 0, n);
+  if (i == 0 || i == n || p[i] != ':') return false;
+  for (size_t k = i + 1; k < n; k++)
+    if (!is_text(p[k])) return false;
+  size_t s = skip_ws(p, i + 1, n), e = n;
+  while (e > s && is_ws(p[e - 1])) e--;
+  *name = i, *v = p + s, *vn = e - s;
+  return true;
+}
+
+/* A Connection value: tokens separated by commas with optional whitespace, empty elements allowed (RFC 9110
+ * 5.6.1, 7.6.1); false when it is not that. *close is set when one of the tokens is "close". */
+static bool connection_options(const uint8_t *v, size_t n, bool *close) {
+  for (size_t i = 0;;) {
+    size_t s = skip_ws(v, i, n), e = skip_token(v, s, n);
+    if (value_is(v + s, e - s, "close")) *close = true;
+    i = skip_ws(v, e, n);
+    if (i == n) return true;
+    if (v[i] != ',') return false;
+    i++;
   }
-  return false;
+}
+
+/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) (RFC 9112 7.1.1); the extensions
+ * themselves are ignored. */
+static bool chunk_ext(const uint8_t *p, size_t i, size_t n) {
+  while (i < n) {
+    i = skip_ws(p, i, n);
+    if (i == n || p[i] != ';') return false;
+    size_t s = skip_ws(p, i + 1, n);
+    i = skip_token(p, s, n);
+    if (i == s) return false;
+    size_t eq = skip_ws(p, i, n);
+    if (eq == n || p[eq] != '=') continue; /* whitespace left is the next extension's BWS, or refused */
+    s = skip_ws(p, eq + 1, n);
+    if (s < n && p[s] == '"') {
+      for (i = s + 1; i < n && p[i] != '"'; i++) {
+        if (p[i] == '\\' && ++i == n) return false;
+        if (!is_text(p[i])) return false;
+      }
+      if (i == n) return false;
+      i++;
+    } else {
+      i = skip_token(p, s, n);
+      if (i == s) return false;
+    }
+  }
+  return true;
 }
 
 enum framing { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED };
@@ -278,58 +365,54 @@ struct head {
   int minor;
   uint16_t status;
   enum framing framing;
-  size_t length;
+  size_t length; /* saturates just above TRANSPORT_REPLY_CAP */
   bool close;
 };
 
-/* Parses one complete head (status line and header lines, the final CRLF excluded). */
-static enum transport_result parse_head(const uint8_t *p, size_t n, struct head *h) {
-  memset(h, 0, sizeof *h);
-  const uint8_t *end = p + n, *eol = find_crlf(p, n + 2);
-  size_t line = (size_t)(eol - p);
-  /* "HTTP/1.x NNN" then end of line or a space and a reason without control characters */
-  if (line < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') return TE_MALFORMED;
+/* status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 4), the SP before an empty reason
+ * tolerated missing; HTTP/1.0 or 1.1; a code of 100-599 (RFC 9110 15). Starts a new head. */
+static bool status_line(const uint8_t *p, size_t n, struct head *h) {
+  if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ') return false;
   for (int i = 9; i < 12; i++)
-    if (p[i] < '0' || p[i] > '9') return TE_MALFORMED;
-  if (p[9] == '0') return TE_MALFORMED;
-  if (line > 12 && p[12] != ' ') return TE_MALFORMED;
-  for (size_t i = 12; i < line; i++)
-    if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) return TE_MALFORMED;
+    if (p[i] < '0' || p[i] > '9') return false;
+  if (p[9] < '1' || p[9] > '5' || (n > 12 && p[12] != ' ')) return false;
+  for (size_t i = 12; i < n; i++)
+    if (!is_text(p[i])) return false;
+  memset(h, 0, sizeof *h);
   h->minor = p[7] - '0';
   h->status = (uint16_t)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
   h->close = h->minor == 0;
-  int lengths = 0, encodings = 0;
-  for (p = eol + 2; p < end; p = eol + 2) {
-    eol = find_crlf(p, (size_t)(end - p) + 2);
-    const uint8_t *colon = p;
-    while (colon < eol && is_tchar(*colon)) colon++;
-    if (colon == p || colon == eol || *colon != ':') return TE_MALFORMED; /* obs-fold and junk lines too */
-    const uint8_t *v = colon + 1, *ve = eol;
-    for (const uint8_t *q = v; q < ve; q++)
-      if ((*q < 0x20 && *q != '\t') || *q == 0x7f) return TE_MALFORMED;
-    while (v < ve && (*v == ' ' || *v == '\t')) v++;
-    while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
-    size_t name = (size_t)(colon - p), vn = (size_t)(ve - v);
-    if (value_is(p, name, "content-length")) {
-      if (++lengths > 1 || vn == 0) return TE_MALFORMED;
-      size_t value = 0;
-      for (size_t i = 0; i < vn; i++) {
-        if (v[i] < '0' || v[i] > '9') return TE_MALFORMED;
-        if (value <= TRANSPORT_REPLY_CAP) value = value * 10 + (size_t)(v[i] - '0');
-      }
-      h->framing = FRAME_LENGTH;
-      h->length = value;
-    } else if (value_is(p, name, "transfer-encoding")) {
-      if (++encodings > 1 || !value_is(v, vn, "chunked")) return TE_MALFORMED;
-    } else if (value_is(p, name, "content-encoding")) {
-      if (!value_is(v, vn, "identity")) return TE_MALFORMED;
-    } else if (value_is(p, name, "connection")) {
-      if (value_has_token(v, vn, "close")) h->close = true;
+  return true;
+}
+
+/* One header field line of the head h (its status line already read). */
+static bool head_field(const uint8_t *p, size_t n, struct head *h) {
+  size_t name, vn;
+  const uint8_t *v;
+  if (!field_line(p, n, &name, &v, &vn)) return false;
+  bool interim = h->status < 200;
+  if (value_is(p, name, "content-length")) {
+    /* Exactly one, digits only (a repeated or listed value may be refused: RFC 9110 8.6); none in a 1xx (ibid.),
+     * none beside Transfer-Encoding (RFC 9112 6.3). */
+    if (interim || h->framing != FRAME_NONE || vn == 0) return false;
+    size_t value = 0;
+    for (size_t i = 0; i < vn; i++) {
+      if (v[i] < '0' || v[i] > '9') return false;
+      if (value <= TRANSPORT_REPLY_CAP) value = value * 10 + (size_t)(v[i] - '0');
     }
+    h->framing = FRAME_LENGTH;
+    h->length = value;
+  } else if (value_is(p, name, "transfer-encoding")) {
+    /* chunked and nothing else, once; none in a 1xx (RFC 9112 6.1), none from HTTP/1.0 (ibid.: its framing is
+     * faulty), none beside Content-Length. */
+    if (interim || h->minor == 0 || h->framing != FRAME_NONE || !value_is(v, vn, "chunked")) return false;
+    h->framing = FRAME_CHUNKED;
+  } else if (value_is(p, name, "content-encoding")) {
+    if (!value_is(v, vn, "identity")) return false;
+  } else if (value_is(p, name, "connection")) {
+    if (!connection_options(v, vn, &h->close)) return false;
   }
-  if (lengths && encodings) return TE_MALFORMED;
-  if (encodings) h->framing = FRAME_CHUNKED;
-  return TRANSPORT_OK;
+  return true;
 }
 
 enum chunk_state { CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILERS, CHUNK_DONE };
@@ -339,8 +422,24 @@ struct chunked {
   size_t r, w;       /* raw read position, decoded write position (w <= r), in the buffer */
   size_t remaining;  /* of the current chunk's data */
   size_t decoded;    /* body bytes so far */
-  size_t trailers;   /* trailer bytes so far */
+  size_t trailers;   /* trailer section bytes so far, line ends included */
+  size_t seen;       /* bytes of the current size or trailer line already scanned */
 };
+
+/* A chunk-size line: 1*HEXDIG [ chunk-ext ]. The size saturates just above what the body may still take. */
+static enum transport_result chunk_size_line(const uint8_t *p, size_t n, size_t room, size_t *size) {
+  size_t i = 0, value = 0;
+  for (; i < n; i++) {
+    uint8_t d = p[i];
+    int x = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10 : d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+    if (x < 0) break;
+    if (value <= room) value = value * 16 + (size_t)x;
+  }
+  if (i == 0 || !chunk_ext(p, i, n)) return TE_MALFORMED;
+  if (value > room) return TE_TOO_LARGE;
+  *size = value;
+  return TRANSPORT_OK;
+}
 
 /* Decodes what has arrived, in place; TRANSPORT_OK with state CHUNK_DONE when complete, TRANSPORT_OK otherwise
  * to ask for more, or an error. Consumed framing is squeezed out so the buffer stays within BUFFER_CAP. */
@@ -349,34 +448,32 @@ static enum transport_result dechunk(struct http_buffer *in, struct chunked *c) 
   while (c->state != CHUNK_DONE) {
     size_t avail = in->len - c->r;
     if (c->state == CHUNK_SIZE || c->state == CHUNK_TRAILERS) {
-      const uint8_t *eol = find_crlf(b + c->r, avail);
-      size_t cap = c->state == CHUNK_SIZE ? CHUNK_LINE_CAP : HTTP_HEAD_CAP - c->trailers;
-      if (eol == NULL) {
-        if (avail > cap) return TE_MALFORMED;
+      size_t n;
+      enum line_state ls = next_line(b, c->r, in->len, &c->seen, &n);
+      if (ls == LINE_BAD) return TE_MALFORMED;
+      if (ls == LINE_MORE) {
+        /* Over its cap already, whatever comes next. A size line's cap is on its content (its CR may be in and
+         * its LF not yet); the trailers' on the section's bytes, line ends included. */
+        if (c->state == CHUNK_SIZE ? partial_content(b, c->r, in->len) > CHUNK_LINE_CAP
+                                   : avail > HTTP_HEAD_CAP - c->trailers)
+          return TE_MALFORMED;
         break;
       }
-      size_t n = (size_t)(eol - (b + c->r));
-      if (n > cap) return TE_MALFORMED;
       const uint8_t *p = b + c->r;
       c->r += n + 2;
       if (c->state == CHUNK_TRAILERS) {
-        if (n == 0) c->state = CHUNK_DONE;
+        if (n + 2 > HTTP_HEAD_CAP - c->trailers) return TE_MALFORMED; /* c->trailers <= HTTP_HEAD_CAP always */
         c->trailers += n + 2;
-        for (size_t i = 0; i < n; i++)
-          if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) return TE_MALFORMED;
+        size_t name, vn;
+        const uint8_t *v;
+        if (n == 0) c->state = CHUNK_DONE;
+        else if (!field_line(p, n, &name, &v, &vn)) return TE_MALFORMED;
         continue;
       }
-      size_t i = 0, size = 0;
-      for (; i < n; i++) {
-        uint8_t d = p[i];
-        int v = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10 : d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
-        if (v < 0) break;
-        size = size * 16 + (size_t)v;
-        if (size > TRANSPORT_REPLY_CAP - c->decoded) return TE_TOO_LARGE;
-      }
-      if (i == 0 || (i < n && p[i] != ';')) return TE_MALFORMED; /* extensions after ';' are ignored */
-      for (; i < n; i++)
-        if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f) return TE_MALFORMED;
+      if (n > CHUNK_LINE_CAP) return TE_MALFORMED;
+      size_t size = 0;
+      enum transport_result r = chunk_size_line(p, n, TRANSPORT_REPLY_CAP - c->decoded, &size);
+      if (r != TRANSPORT_OK) return r;
       c->remaining = size;
       c->state = size ? CHUNK_DATA : CHUNK_TRAILERS;
     } else if (c->state == CHUNK_DATA) {
@@ -385,9 +482,11 @@ static enum transport_result dechunk(struct http_buffer *in, struct chunked *c) 
       memmove(b + c->w, b + c->r, take);
       c->w += take, c->r += take, c->decoded += take, c->remaining -= take;
       if (c->remaining == 0) c->state = CHUNK_DATA_END;
-    } else { /* CHUNK_DATA_END */
+    } else { /* CHUNK_DATA_END: the CRLF after the data, each byte judged as it arrives */
+      if (avail == 0) break;
+      if (b[c->r] != '\r') return TE_MALFORMED;
       if (avail < 2) break;
-      if (b[c->r] != '\r' || b[c->r + 1] != '\n') return TE_MALFORMED;
+      if (b[c->r + 1] != '\n') return TE_MALFORMED;
       c->r += 2;
       c->state = CHUNK_SIZE;
     }
@@ -406,44 +505,43 @@ static enum transport_result dechunk(struct http_buffer *in, struct chunked *c) 
 static enum transport_result read_reply(struct http_connection *conn, struct http_buffer *in, uint16_t *status,
                                         bool *reusable, bool *got_bytes, char *why) {
   enum transport_result err = TE_INTERNAL;
-  size_t head_bytes = 0; /* all heads of this reply, interim ones included */
+  size_t pos = 0, seen = 0; /* the line being read starts at pos; seen of its bytes were scanned */
+  bool want_status = true;
   int interim = 0;
-  struct head h;
-  size_t body_start;
+  struct head h = {0};
   in->len = 0;
-  for (;;) { /* heads */
-    const uint8_t *end = NULL;
-    size_t scanned = 0;
-    for (;;) {
-      if (in->len >= 4) {
-        const uint8_t *p = in->data;
-        for (size_t i = scanned; i + 3 < in->len; i++)
-          if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
-            end = p + i;
-            break;
-          }
-        if (end) break;
-        scanned = in->len - 3;
-      }
-      if (head_bytes + in->len > HTTP_HEAD_CAP) return TE_MALFORMED;
+  for (;;) { /* heads, a line at a time; every head stays in the buffer, so pos counts all of them */
+    size_t n;
+    enum line_state ls = next_line(in->data, pos, in->len, &seen, &n);
+    if (ls == LINE_BAD) return TE_MALFORMED;
+    if (ls == LINE_MORE) {
+      if (in->len > HTTP_HEAD_CAP) return TE_MALFORMED; /* all of it is head so far */
+      /* Not HTTP/1.x at all (HTTP/0.9, another protocol): say so now rather than wait for a line end. */
+      size_t have = in->len - pos;
+      if (want_status && memcmp(in->data + pos, "HTTP/1.", have < 7 ? have : 7) != 0) return TE_MALFORMED;
       int got = receive_more(conn, in, &err, why);
       if (got < 0) return err;
       if (got == 0) return TE_CLOSED;
       *got_bytes = true;
-      /* Not HTTP/1.x at all (HTTP/0.9, another protocol): say so now rather than wait for a head. */
-      if (memcmp(in->data, "HTTP/1.", in->len < 7 ? in->len : 7) != 0) return TE_MALFORMED;
+      continue;
     }
-    size_t head_len = (size_t)(end - in->data);
-    head_bytes += head_len + 4;
-    if (head_bytes > HTTP_HEAD_CAP) return TE_MALFORMED;
-    enum transport_result r = parse_head(in->data, head_len, &h);
-    if (r != TRANSPORT_OK) return r;
-    body_start = head_len + 4;
-    if (h.status >= 200) break;
-    if (h.status == 101 || ++interim > MAX_INTERIM) return TE_MALFORMED; /* we never ask to switch protocols */
-    memmove(in->data, in->data + body_start, in->len - body_start);
-    in->len -= body_start;
+    const uint8_t *line = in->data + pos;
+    pos += n + 2;
+    if (pos > HTTP_HEAD_CAP) return TE_MALFORMED;
+    if (want_status) {
+      if (!status_line(line, n, &h)) return TE_MALFORMED;
+      /* we never ask to switch protocols */
+      if (h.status < 200 && (h.status == 101 || ++interim > MAX_INTERIM)) return TE_MALFORMED;
+      want_status = false;
+    } else if (n > 0) {
+      if (!head_field(line, n, &h)) return TE_MALFORMED;
+    } else if (h.status < 200) {
+      want_status = true; /* an interim reply ended; the next head follows */
+    } else {
+      break;
+    }
   }
+  size_t body_start = pos;
   *status = h.status;
   if (h.status != 200 && h.status != 500) return TE_HTTP_STATUS; /* 3xx included: never followed */
   size_t body_len;

@@ -51,7 +51,27 @@ static bool dns_name_valid(const char *h, size_t len) {
   return true;
 }
 
-/* Host: [IPv6], dotted IPv4, or a DNS name (all-digit-and-dot names must be valid IPv4). */
+/* Does the last label read as a number: decimal digits, or 0x and hex digits? inet_aton, and so getaddrinfo,
+ * takes one to four such parts (decimal, octal, hex) as an IPv4 address: 0x7f.0.0.1, 127.1 and 2130706433 all
+ * connect to 127.0.0.1. As in the WHATWG URL host parser, a host that ends in a number is an address or nothing. */
+static bool ends_in_number(const char *h, size_t len) {
+  size_t start = len;
+  while (start > 0 && h[start - 1] != '.') start--;
+  const char *label = h + start;
+  size_t n = len - start, i = 0;
+  if (n >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X')) {
+    for (i = 2; i < n; i++)
+      if (!((label[i] >= '0' && label[i] <= '9') || (label[i] >= 'a' && label[i] <= 'f') || (label[i] >= 'A' && label[i] <= 'F')))
+        return false;
+    return true;
+  }
+  for (; i < n; i++)
+    if (label[i] < '0' || label[i] > '9') return false;
+  return n > 0;
+}
+
+/* Host: [IPv6], dotted IPv4, or a DNS name; a name that ends in a number must be a dotted quad (inet_pton: four
+ * decimal parts, no leading zero), so what we checked is what getaddrinfo connects to. */
 static bool host_valid(const char *h, size_t len, bool *bracketed) {
   char copy[256];
   *bracketed = len >= 2 && h[0] == '[' && h[len - 1] == ']';
@@ -63,10 +83,7 @@ static bool host_valid(const char *h, size_t len, bool *bracketed) {
     return inet_pton(AF_INET6, copy, addr) == 1;
   }
   if (len >= sizeof copy || !dns_name_valid(h, len)) return false;
-  bool numeric = true;
-  for (size_t i = 0; i < len; i++)
-    if (!((h[i] >= '0' && h[i] <= '9') || h[i] == '.')) numeric = false;
-  if (!numeric) return true;
+  if (!ends_in_number(h, len)) return true;
   memcpy(copy, h, len);
   copy[len] = '\0';
   unsigned char addr[4];
@@ -125,7 +142,7 @@ static int parse_http(const char *scheme, const char *rest, bool tls, struct ser
     return -1;
   }
   if (!host_valid(rest, host_len, &bracketed)) {
-    *why = "the host name is not plain";
+    *why = "the host is not a DNS name, a dotted-quad IPv4 address or an [IPv6] address (a name that ends in a number, like 0x7f.0.0.1 or 127.1, must be a dotted quad)";
     return -1;
   }
   unsigned long port = tls ? 443 : 80;

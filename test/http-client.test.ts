@@ -200,7 +200,7 @@ describe("hostile framing: PAM_AUTHINFO_UNAVAIL at once, with the transport resu
     bad("a chunk size that is not hex", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("zz\r\n"), BODY], "malformed"),
     bad("a negative chunk size", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("-1\r\n"), BODY], "malformed"),
     bad("an empty chunk size", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("\r\n"), BODY], "malformed"),
-    bad("a chunk size with a space before the extension", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("10 ;x\r\n"), BODY], "malformed"),
+    bad("a chunk size with a space and no extension", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("10 \r\n"), BODY], "malformed"),
     bad("a chunk-size line of 2 KiB (extension flood)", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b(`10;${"x".repeat(2048)}\r\n`)], "malformed"),
     bad("chunk data longer than its size", [head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]), b("2\r\nabc\r\n0\r\n\r\n")], "malformed"),
     bad("trailers over 16 KiB", [chunked(BODY, 2, "", Array.from({ length: 200 }, (_, i) => `X-T${i}: ${"t".repeat(100)}`))], "malformed"),
@@ -223,7 +223,7 @@ describe("hostile framing: PAM_AUTHINFO_UNAVAIL at once, with the transport resu
     bad("a space before the colon", [withLength(["X-Bad : 1"])], "malformed"),
     bad("an obs-fold continuation line", [withLength(["X-Folded: a", " b"])], "malformed"),
     bad("a NUL in a header value", [withLength(["X-Nul: a\x00b"])], "malformed"),
-    bad("bare LF line ends", [withLength().toString("latin1").replaceAll("\r\n", "\n")].map(b), "closed", "close"),
+    bad("bare LF line ends (connection kept open: refused at once, not at the deadline)", [withLength().toString("latin1").replaceAll("\r\n", "\n")].map(b), "malformed"),
     // statuses
     bad("302 with a Location (never followed)", [b("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n")], "http-status"),
     bad("204 No Content", [b("HTTP/1.1 204 No Content\r\n\r\n")], "http-status"),
@@ -334,5 +334,105 @@ describe("connections", () => {
     const r = await authenticate("http://no-such-host.invalid:236/");
     expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
     expect(r.result).toBe("resolve");
+  });
+});
+
+// Issue 11 item 6: what the differential fuzzer (test/fuzz/http-fuzz.c) found. Each verdict must not depend on how
+// the bytes are cut, and a reply that is already wrong must be refused at once (the connection is kept open, so a
+// client that waited would only answer at the deadline).
+describe("RFC 9112 framing, cut anywhere", () => {
+  const CHUNKED_HEAD = head("HTTP/1.1 200 OK", ["Transfer-Encoding: chunked"]);
+  const hex = BODY.length.toString(16);
+  /** The reply whole, cut into 1 KiB pieces, and cut at every CR|LF boundary (as the fuzzer cuts it). */
+  const cuttings = (reply: Buffer): Buffer[][] => {
+    const atCrlf: Buffer[] = [];
+    let from = 0;
+    for (let i = reply.indexOf("\r\n"); i >= 0; i = reply.indexOf("\r\n", i + 1)) atCrlf.push(reply.subarray(from, i + 1)), (from = i + 1);
+    atCrlf.push(reply.subarray(from));
+    const kib = Array.from({ length: Math.ceil(reply.length / 1024) }, (_, i) => reply.subarray(i * 1024, (i + 1) * 1024));
+    return [[reply], kib, atCrlf];
+  };
+  async function expectEvery(reply: Buffer, result: string) {
+    for (const pieces of cuttings(reply)) {
+      const r = await run({ pieces, gapMs: 0, end: "keep" });
+      expect(r.result, `${pieces.length} piece(s)`).toBe(result);
+      expect(r.code).toBe(result === "ok" ? PAM.SUCCESS : PAM.AUTHINFO_UNAVAIL);
+      expect(r.ms).toBeLessThan(AT_ONCE_MS);
+    }
+  }
+  const trailerReply = (line: string) => Buffer.concat([CHUNKED_HEAD, b(`${hex}\r\n`), BODY, b(`\r\n0\r\n${line}\r\n\r\n`)]);
+
+  it("the 16 KiB trailer cap does not wrap: the issue's reproducer (a 16 KiB trailer line) is refused", async () => {
+    const reproducer = Buffer.concat([CHUNKED_HEAD, b("2\r\nok\r\n0\r\nX: " + "t".repeat(16381) + "\r\n\r\n")]);
+    await expectEvery(reproducer, "malformed");
+  });
+
+  it("a trailer section of exactly 16 KiB (line ends included) is read, one byte more is not", async () => {
+    // 3 + n + 2 (the line) + 2 (the empty line ending the section) = 16384
+    await expectEvery(trailerReply("X: " + "t".repeat(16377)), "ok");
+    await expectEvery(trailerReply("X: " + "t".repeat(16378)), "malformed");
+  });
+
+  it("a trailer line trickled without end is refused once it passes the cap, not at the deadline", async () => {
+    const pieces = [CHUNKED_HEAD, b(`${hex}\r\n`), BODY, b("\r\n0\r\nX: "), ...Array.from({ length: 40 }, () => b("t".repeat(512)))];
+    const r = await run({ pieces, gapMs: 0, end: "keep" });
+    expect(r.result).toBe("malformed");
+    expect(r.ms).toBeLessThan(AT_ONCE_MS);
+  });
+
+  it("a chunk-size line of exactly 1024 bytes is read however its CR and LF are cut; 1025 bytes never", async () => {
+    const sized = (ext: number) => Buffer.concat([CHUNKED_HEAD, b(`${hex};${"x".repeat(ext)}\r\n`), BODY, b("\r\n0\r\n\r\n")]);
+    const exact = 1024 - hex.length - 1;
+    await expectEvery(sized(exact), "ok");
+    await expectEvery(sized(exact + 1), "malformed");
+    // the issue's own cut: the CR closes one segment, the LF opens the next
+    const text = sized(exact);
+    const cr = text.indexOf(`${"x".repeat(exact)}\r`) + exact + 1;
+    const r = await run({ pieces: [text.subarray(0, cr), text.subarray(cr)], gapMs: 0, end: "keep" });
+    expect(r.result).toBe("ok");
+  });
+
+  it.each<[string, Buffer]>([
+    ["a 100 Continue then an HTTP/2 status line, in one segment", b("HTTP/1.1 100 Continue\r\n\r\nHTTP/2 200\r\n")],
+    ["a head with bare LF line ends", b("HTTP/1.1 200 OK\nContent-Length: 5\n")],
+    ["a bare CR in the status line", b("HTTP/1.1 200 OK\rX")],
+    ["a bad header line before the head ends", b("HTTP/1.1 200 OK\r\nX Bad: 1\r\n")],
+    ["a Content-Length with a letter, before the head ends", b("HTTP/1.1 200 OK\r\nContent-Length: 1a\r\n")],
+    ["the CRLF after chunk data is something else", Buffer.concat([CHUNKED_HEAD, b("2\r\nokX")])],
+  ])("already invalid, the rest never comes: %s → malformed at once", async (_name, bytes) => {
+    for (const pieces of cuttings(bytes)) {
+      const r = await run({ pieces, gapMs: 0, end: "keep" });
+      expect(r.result).toBe("malformed");
+      expect(r.ms).toBeLessThan(AT_ONCE_MS);
+    }
+  });
+
+  const chunkedWith = (ext: string, trailers: string[] = []) => chunked(BODY, 3, ext, trailers);
+  it.each<[string, Buffer, string]>([
+    ["HTTP/1.0 with Transfer-Encoding (faulty framing, RFC 9112 6.1)", b(chunkedWith("").toString("latin1").replace("HTTP/1.1", "HTTP/1.0")), "malformed"],
+    ["a chunk extension with whitespace before ';' (BWS, allowed)", chunkedWith(" ;x"), "ok"],
+    ["chunk extensions with BWS around '=' and a quoted value", chunkedWith(' ; a = b ;q="x \\" y"'), "ok"],
+    ["a chunk extension with no name", chunkedWith(";"), "malformed"],
+    ["a chunk extension '=' with no value", chunkedWith(";x="), "malformed"],
+    ["a chunk extension without ';'", chunkedWith(" x"), "malformed"],
+    ["a chunk extension name with a space in it", chunkedWith(";a b"), "malformed"],
+    ["an unterminated quoted chunk extension value", chunkedWith(';x="abc'), "malformed"],
+    ["a trailer line that is not a field line", chunkedWith("", ["Garbage"]), "malformed"],
+    ["a trailer line with a space before the colon", chunkedWith("", ["X-T : 1"]), "malformed"],
+    ["an obs-fold trailer line", chunkedWith("", ["X-T: 1", " folded"]), "malformed"],
+    ["a trailer line with a control character", chunkedWith("", ["X-T: a\x01b"]), "malformed"],
+    ["Content-Length in a 100 Continue", Buffer.concat([b("HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n"), withLength()]), "malformed"],
+    ["a status code of 600", b(withLength().toString("latin1").replace("200 OK", "600 OK")), "malformed"],
+  ])("%s → %s", async (_name, reply, result) => {
+    await expectEvery(reply, result);
+  });
+
+  it("Connection is a comma-separated token list: 'keep-alive close' is malformed, 'keep-alive , Close' is close", async () => {
+    const noLength = (connection: string) => ({ pieces: [head("HTTP/1.1 200 OK", [`Connection: ${connection}`]), BODY], end: "close" as const });
+    expect((await run(noLength("keep-alive close"))).result).toBe("malformed");
+    expect((await run(noLength("keep-alive ,\tClose"))).result).toBe("ok");
+    expect((await run(noLength(",close,"))).result).toBe("ok");
+    // without close, a reply with no length cannot end: refused at once (a stricter-than-RFC choice)
+    expect((await run(noLength("keep-alive"))).result).toBe("malformed");
   });
 });
