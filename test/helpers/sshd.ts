@@ -1,21 +1,18 @@
-// A private OpenSSH sshd for end-to-end tests, and the real ssh client (through sshpass) to log in to it.
-// sshd runs in a mount namespace of its own (test/helpers/system-view.ts) where
-//   /etc/pam.d            is a copy of the machine's with the test's /etc/pam.d/sshd (sshd's PAM service is its name)
-//   /etc/passwd, shadow, group   carry the test's throwaway users (sshd looks a user up before PAM is asked)
-//   /etc/security/pam_mapi.conf  is a file of the test's, rewritable between cases (setConfig)
-//   /dev/log              is the test's syslog capture (test/helpers/syslog-capture.ts)
-//   /run/sshd             exists (privilege separation)
+// A private OpenSSH sshd for end-to-end tests, and the real ssh client on a pty (a user typing the password).
+// sshd runs in a mount namespace of its own (test/helpers/daemon-view.ts) where /etc/pam.d/sshd is the test's
+// (sshd's PAM service is its program name), /etc/passwd, shadow and group carry the test's throwaway users (sshd
+// looks a user up before PAM is asked), /dev/log is read by the test and /run/sshd exists (privilege separation),
 // and listens on 127.0.0.1 at a free port with its own host key. Nothing outside the namespace changes.
 // Traps: /work/shared/docs/more-consumers.md.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   canConnect, readIfExists, sharedTempDir, spawnDetached, stopProcessGroup, waitFor,
 } from "./daemons.js";
 import { freePort } from "./ports.js";
-import { devViewSetup, type SyslogCapture } from "./syslog-capture.js";
-import { makeSystemView, type EtcSecurityFile } from "./system-view.js";
+import { makeDaemonView } from "./daemon-view.js";
+import type { SyslogCapture } from "./syslog-capture.js";
 
 export interface LocalUser {
   name: string;
@@ -74,25 +71,18 @@ export async function startSshd(options: {
   const dir = sharedTempDir("pam-mapi-sshd-");
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
-    const pamd = path.join(dir, "pam.d");
-    cpSync("/etc/pam.d", pamd, { recursive: true, verbatimSymlinks: true });
-    writeFileSync(path.join(pamd, "sshd"), options.pamService, { mode: 0o644 });
-    const conf = path.join(dir, "pam_mapi.conf");
-    writeFileSync(conf, options.pamMapiConf, { mode: 0o600 });
     const hostKey = path.join(dir, "ssh_host_ed25519_key");
     const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey], { encoding: "utf8" });
     if (keygen.status !== 0) throw new Error(`ssh-keygen failed: ${keygen.stderr}`);
-    const hostDev = path.join(dir, "host-dev");
-    mkdirSync(hostDev);
-
-    const system = makeSystemView({
+    const system = makeDaemonView(dir, {
       module: options.module,
       kopanoSocket: options.kopanoSocket,
-      etcSecurity: { "pam_mapi.conf": { text: "", mode: 0o600 } satisfies EtcSecurityFile },
-      files: { ...withLocalUsers(dir, options.users), "/etc/security/pam_mapi.conf": conf },
-      setup: [...devViewSetup(options.syslog.socketPath, hostDev), "mkdir -p /run/sshd && chmod 0755 /run/sshd"],
+      pamServices: { sshd: options.pamService },
+      pamMapiConf: options.pamMapiConf,
+      syslog: options.syslog,
+      files: withLocalUsers(dir, options.users),
+      setup: ["mkdir -p /run/sshd && chmod 0755 /run/sshd"],
     });
-    system.bindDirectory(pamd, "/etc/pam.d");
 
     const logPath = path.join(dir, "sshd.log");
     for (let attempt = 0; ; attempt++) {
@@ -132,7 +122,7 @@ export async function startSshd(options: {
       return {
         port,
         log: () => readIfExists(logPath),
-        setConfig: (text) => writeFileSync(conf, text),
+        setConfig: system.setConfig,
         stop: async () => {
           try {
             await stop();
