@@ -83,16 +83,18 @@ function parse(line: string): SyslogMessage {
 }
 
 /**
- * Shell lines for a mount namespace (after `set -e`): a tmpfs over /dev with the host's device nodes, pts and shm
- * bound in, and /dev/log a link to `socketPath`. `scratch` is an empty directory to bind the host's /dev at.
+ * Shell lines for a mount namespace (after `set -e`): a tmpfs over /dev with the host's device nodes and shm bound
+ * in, a devpts of its own, and /dev/log a link to `socketPath`. `scratch` is an empty directory to bind the host's /dev at.
  */
 export function devViewSetup(socketPath: string, scratch: string): string[] {
   for (const p of [socketPath, scratch]) if (p.includes("'")) throw new Error(`unexpected quote in ${p}`);
   return [
     `mount --rbind /dev '${scratch}'`,
     "mount -t tmpfs -o mode=0755,nosuid tmpfs /dev",
-    `for n in null zero full random urandom tty ptmx; do touch /dev/$n; mount --bind '${scratch}'/$n /dev/$n; done`,
-    `mkdir /dev/pts /dev/shm && mount --rbind '${scratch}/pts' /dev/pts && mount --rbind '${scratch}/shm' /dev/shm`,
+    `for n in null zero full random urandom tty; do touch /dev/$n; mount --bind '${scratch}'/$n /dev/$n; done`,
+    // ptys from a devpts instance of the namespace's own (the host's ptmx node would not find it)
+    "mkdir /dev/pts /dev/shm && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts && ln -s pts/ptmx /dev/ptmx",
+    `mount --rbind '${scratch}/shm' /dev/shm`,
     "ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/0 /dev/stdin && ln -s /proc/self/fd/1 /dev/stdout && ln -s /proc/self/fd/2 /dev/stderr",
     `ln -s '${socketPath}' /dev/log`,
   ];
