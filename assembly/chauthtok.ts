@@ -8,7 +8,7 @@ import { Bytes } from "./bytes";
 import { Settings } from "./config";
 import { getUserEnvelope, needsObfuscatedForm, setUserEnvelope, LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH } from "./envelope";
 import {
-  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, start, unavailable,
+  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, noLogon, Outcome, start, unavailable,
 } from "./exchange";
 import { Level, log, post } from "./host";
 import { passwordProblem } from "./input";
@@ -108,7 +108,7 @@ export function chauthtok(req: ChangeRequest): Verdict {
 function prelim(change: Change, index: i32): Outcome {
   const problem = new Array<string>();
   const reply = change.check(index, change.req.oldPassword, problem);
-  if (reply == null) return unavailable(problem[0]);
+  if (reply == null) return noLogon(change, problem);
   if (reply.er == ER_LOGON_FAILED) {
     change.failed("wrong current password or unknown user");
     return finalVerdict(Code.AuthErr, "wrong current password or unknown user", change.userText);
@@ -123,7 +123,7 @@ function update(change: Change, index: i32): Outcome {
   const req = change.req;
   const problem = new Array<string>();
   const logon = change.logon(index, req.oldPassword, LOGON_NO_UID_AUTH, problem);
-  if (logon == null) return unavailable(problem[0]);
+  if (logon == null) return noLogon(change, problem);
   if (logon.er == ER_LOGON_FAILED) {
     change.failed("wrong current password or unknown user");
     return finalVerdict(Code.AuthErr, "wrong current password or unknown user", change.userText);

@@ -5,7 +5,7 @@ import { settingsFor, Settings } from "./config";
 import { logoffEnvelope, logonEnvelope } from "./envelope";
 import { Level, log, post, PostResult } from "./host";
 import { userProblem } from "./input";
-import { errorName } from "./kopano";
+import { ER_NONE, errorName } from "./kopano";
 import { LogonReply, readFault, readLogoffReply, readLogonReply } from "./reply";
 import { Code, Verdict } from "./verdict";
 
@@ -74,6 +74,8 @@ export function exchangeProblem(r: PostResult, what: string): string {
 /** One PAM call's user, service and settings, for log lines and the round trips every flow makes. */
 export class Conversation {
   userText: string;
+  /** Set by logon() when a server answered in a way the administrator must act on (no failover, PAM_SERVICE_ERR). */
+  refusal: string = "";
   constructor(public user: Bytes, public service: string, public rhost: string, public settings: Settings) {
     this.userText = user.toText();
   }
@@ -110,6 +112,17 @@ export class Conversation {
     }
     this.debug("server " + (index + 1).toString() + ": logon er=" + errorName(reply.er) + " flags=" + flags.toString() +
       " version=" + printable(reply.serverVersion) + " capabilities=" + reply.capabilities.toString());
+    if (reply.er == ER_NONE && this.settings.servers[index].startsWith("file://") && !knowsNoUidAuth(reply.serverVersion)) {
+      // Zarafa before 7.1 ignores NO_UID_AUTH: on its unix socket a root caller is logged in with any password,
+      // so this "success" says nothing about the password. Log the session off (it ignored NO_REGISTER_SESSION).
+      if (reply.sessionId != 0) this.logoff(index, reply.sessionId);
+      this.refusal = "server " + (index + 1).toString() + " (" + this.settings.servers[index] + ") is Zarafa/Kopano version \"" +
+        printable(reply.serverVersion, 32) + "\", older than 7.1: it ignores NO_UID_AUTH on its unix socket and would " +
+        "log a root caller in with any password; use http:// or https:// to this server instead";
+      log(Level.Error, "refusing " + this.where() + ": " + this.refusal);
+      problem.push(this.refusal);
+      return null;
+    }
     return reply;
   }
 
@@ -127,17 +140,38 @@ export class Conversation {
   }
 }
 
+/** After logon() gave null: a refusal ends the search with PAM_SERVICE_ERR, anything else tries the next server. */
+export function noLogon(conversation: Conversation, problem: Array<string>): Outcome {
+  if (conversation.refusal.length > 0) return finalVerdict(Code.ServiceErr, conversation.refusal, conversation.userText);
+  return unavailable(problem[0]);
+}
+
+/**
+ * Zarafa 7.1.0 and later honour NO_UID_AUTH (kopano-soap.md §1.6: ulFlags and ZARAFA_LOGON_NO_UID_AUTH arrived in
+ * ZCP 7.1.0); ZCP 7.0 has no ulFlags at all. Anything unparseable counts as old: over the unix socket that refuses.
+ */
+export function knowsNoUidAuth(version: string): bool {
+  const v = majorMinor(version);
+  return v[0] > 7 || (v[0] == 7 && v[1] >= 1);
+}
+
+/** [major, minor] of lpszVersion "0,MAJOR,MINOR,..." (Zarafa "0,7,2,0,48204"), or [-1, -1]. */
+function majorMinor(version: string): Array<i32> {
+  const parts = version.split(",");
+  if (parts.length < 3 || parts[0] != "0") return [-1, -1];
+  const major = parseDecimal(parts[1]);
+  const minor = parseDecimal(parts[2]);
+  if (major < 0 || minor < 0) return [-1, -1];
+  return [major, minor];
+}
+
 /**
  * Kopano 8.5 and later (flag added in 8.4.91) honour NO_REGISTER_SESSION. lpszVersion is "0,MAJOR,MINOR,MICRO"
  * (Zarafa "0,7,2,0,48204"); anything unparseable counts as old, so we log off rather than leak a session.
  */
 export function knowsNoRegisterSession(version: string): bool {
-  const parts = version.split(",");
-  if (parts.length < 3 || parts[0] != "0") return false;
-  const major = parseDecimal(parts[1]);
-  const minor = parseDecimal(parts[2]);
-  if (major < 0 || minor < 0) return false;
-  return major > 8 || (major == 8 && minor >= 5);
+  const v = majorMinor(version);
+  return v[0] > 8 || (v[0] == 8 && v[1] >= 5);
 }
 
 function parseDecimal(s: string): i32 {

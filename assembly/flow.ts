@@ -5,7 +5,7 @@
 import { Bytes } from "./bytes";
 import { getUserEnvelope, LOGON_NO_REGISTER_SESSION, LOGON_NO_UID_AUTH } from "./envelope";
 import {
-  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, Outcome, printable, start, unavailable,
+  Conversation, exchangeProblem, finalVerdict, knowsNoRegisterSession, noLogon, Outcome, printable, start, unavailable,
 } from "./exchange";
 import { Level, log, post } from "./host";
 import { passwordProblem } from "./input";
@@ -59,7 +59,7 @@ function tryServer(login: Login, password: Bytes, index: i32): Outcome {
   const flags = LOGON_NO_UID_AUTH | (wantFeatures ? 0 : LOGON_NO_REGISTER_SESSION);
   const problem = new Array<string>();
   const logon = login.logon(index, password, flags, problem);
-  if (logon == null) return unavailable(problem[0]);
+  if (logon == null) return noLogon(login, problem);
 
   if (logon.er == ER_LOGON_FAILED) {
     login.denied("wrong password or unknown user");

@@ -25,7 +25,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* What pam_sm_authenticate leaves in the handle for setcred and acct_mgmt. */
+/* What pam_sm_authenticate leaves in the handle for acct_mgmt. */
 enum outcome { OUTCOME_AUTHENTICATED = 1, OUTCOME_FEATURE_DENIED };
 struct result_record {
   enum outcome outcome;
@@ -319,10 +319,13 @@ EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const ch
   return run_call(pamh, argc, argv, flags, authenticate);
 }
 
+/* The module sets no credentials. Like pam_unix and pam_sss it answers PAM_SUCCESS, also in a handle where this
+ * module did not authenticate: sshd checks the password in a child process and calls pam_setcred in the parent,
+ * where a PAM_IGNORE from a stack of ignores became PAM_PERM_DENIED and dropped a user with the right password.
+ * Applications call pam_setcred only after pam_authenticate succeeded, so this grants nothing. */
 EXPORT int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  (void)flags, (void)argc, (void)argv;
-  const struct result_record *r = result_for_current_user(pamh);
-  return r && r->outcome == OUTCOME_AUTHENTICATED ? PAM_SUCCESS : PAM_IGNORE;
+  (void)pamh, (void)flags, (void)argc, (void)argv;
+  return PAM_SUCCESS;
 }
 
 EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv) {
@@ -332,14 +335,23 @@ EXPORT int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char 
   return r->outcome == OUTCOME_AUTHENTICATED ? PAM_SUCCESS : PAM_PERM_DENIED;
 }
 
+/* The session step as pam_unix decides it (modules/pam_unix/pam_unix_sess.c): PAM_SUCCESS for a named user,
+ * PAM_SESSION_ERR when the handle names nobody. The module opens and closes nothing. */
+static int session_step(pam_handle_t *pamh) {
+  const void *user = NULL;
+  if (pam_get_item(pamh, PAM_USER, &user) != PAM_SUCCESS || user == NULL || *(const char *)user == '\0')
+    return PAM_SESSION_ERR;
+  return PAM_SUCCESS;
+}
+
 EXPORT int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  (void)pamh, (void)flags, (void)argc, (void)argv;
-  return PAM_IGNORE;
+  (void)flags, (void)argc, (void)argv;
+  return session_step(pamh);
 }
 
 EXPORT int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv) {
-  (void)pamh, (void)flags, (void)argc, (void)argv;
-  return PAM_IGNORE;
+  (void)flags, (void)argc, (void)argv;
+  return session_step(pamh);
 }
 
 /* ---- password change (kopano-chauthtok.md §8; the flow itself is the guest's) ---------------------------- */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything pam_mapi needs on Debian 12 (run as root), then builds it.
-# Debian packages: the wasm2c toolchain and OpenSSL's libssl (TLS for https://) for the module, libpam for building it, and the real PAM
-# consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with mod_authnz_pam, Postfix).
+# Debian packages: the wasm2c toolchain and OpenSSL's libssl (TLS for https://) for the module, libpam for building
+# it, and the real PAM consumers the tests and the demo drive (pamtester, pam_wrapper, saslauthd, Apache with
+# mod_authnz_pam, Postfix, OpenSSH's sshd and client, Dovecot IMAP).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ packages=(
   valgrind openssl python3 ca-certificates apache2-utils
   mandoc man-db libnss-wrapper
   libpam-pwquality
+  openssh-server openssh-client dovecot-imapd
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -28,7 +30,18 @@ if ((${#missing[@]})); then
   echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
   echo "postfix postfix/mailname string localhost" | debconf-set-selections
   apt-get update -q -o DPkg::Lock::Timeout=300
+  # The daemons' packages (sshd, Dovecot, saslauthd, Apache, Postfix) would start their system copies on install;
+  # the tests run private instances. policy-rc.d exiting 101 forbids that; only a policy-rc.d put here is removed.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 0755 "$policy"
+    own_policy=1
+    trap 'if [ -n "$own_policy" ]; then rm -f "$policy"; fi' EXIT
+  fi
   apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}"
+  if [ -n "$own_policy" ]; then rm -f "$policy"; own_policy=; fi
 fi
 
 echo "setup: installing npm packages (npm ci)"

@@ -603,6 +603,37 @@ describe('profiles', () => {
   });
 });
 
+describe('zarafa-7.0: no ulFlags, so NO_UID_AUTH is ignored on the unix socket', () => {
+  /** A reply with the random session id and server GUID made equal, for byte comparison. */
+  const normalised = (b: Buffer) =>
+    b.toString('latin1').replace(/<ulSessionId>\d+</, '<ulSessionId>SID<').replace(/<sServerGuid>[^<]*</, '<sServerGuid>GUID<')
+      .replace('0,7,0,15,37056', '0,7,1,9,44333').replace(/Content-Length: \d+/, 'Content-Length: N');
+
+  it('answers byte for byte like zarafa-7.1 except the version', async () => {
+    const request = logonRequest({ ulFlags: '1' });
+    const wrong = logonRequest({ ulFlags: '1', szPassword: 'wrong' });
+    const [old, newer] = await Promise.all((['zarafa-7.0', 'zarafa-7.1'] as const).map((profile) =>
+      withEmulator({ profile }, async (_e, { tcp }) => [await once(tcp, request), await once(tcp, wrong)])));
+    expect(bodyOf(old[0])).toContain('<lpszVersion>0,7,0,15,37056</lpszVersion>');
+    expect(normalised(old[0])).toBe(normalised(newer[0])); // the length differs with the version, nothing else
+    expect(bodyOf(old[0]).length - bodyOf(newer[0]).length).toBe('0,7,0,15,37056'.length - '0,7,1,9,44333'.length);
+    expect(erOf(old[1])).toBe(String(0x80000009)); // over TCP the password is checked
+    expect(old[1].equals(newer[1])).toBe(true); // no version in a failure reply, as 7.1
+  });
+
+  it('logs a root caller on the unix socket in with a wrong password despite NO_UID_AUTH; zarafa-7.1 does not', async () => {
+    const wrong = logonRequest({ ulFlags: '1', szPassword: 'wrong' });
+    await withEmulator({ profile: 'zarafa-7.0', unixDir: scratch }, async (_e, { unix }) => {
+      expect(erOf(await once(unix!, wrong))).toBe('0');
+      // not for an ordinary uid: only a local admin is logged in by uid
+      expect(erOf(await fromChildProcess((unix as { path: string }).path, wrong, 65534))).toBe(String(0x80000009));
+    });
+    await withEmulator({ profile: 'zarafa-7.1', unixDir: scratch }, async (_e, { unix }) => {
+      expect(erOf(await once(unix!, wrong))).toBe(String(0x80000009));
+    });
+  });
+});
+
 // ---------------------------------------------------------------- https
 
 describe('https', () => {

@@ -80,6 +80,13 @@ describe("in step with the code", () => {
     expect(module).toMatch(/SECURITY CONSIDERATIONS[\s\S]*unix socket[\s\S]*NO_UID_AUTH/);
   });
 
+  it("pam_mapi(8) gives the credential and session steps' answers as the module does (pam-policy pins the code)", () => {
+    const module = rendered("man/pam_mapi.8").replace(/\s+/g, " ");
+    expect(module).toMatch(/pam_sm_setcred\(\) returns PAM_SUCCESS/);
+    expect(module).toMatch(/session Opens and closes nothing and answers as pam_unix\(8\) does: PAM_SUCCESS for a named user, PAM_SESSION_ERR/);
+    expect(module).not.toMatch(/session Takes no part/);
+  });
+
   it("pam-mapi(1) documents every command and every option of their --help", () => {
     const page = rendered("man/pam-mapi.1");
     const commands = [...cliHelp("--help").matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((c) => c !== "help");

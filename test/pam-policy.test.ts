@@ -157,6 +157,62 @@ describe("unavailable servers and configuration errors", () => {
   });
 });
 
+describe("the credential and session steps (pam_unix's answers)", () => {
+  // Each module line passes its code through or, on PAM_IGNORE, falls through to pam_debug, which answers with a
+  // code no other path gives: PAM_CRED_EXPIRED for setcred, PAM_ACCT_EXPIRED / PAM_CRED_ERR for the session.
+  const IGNORED_SETCRED = 16; // PAM_CRED_EXPIRED
+  const IGNORED_OPEN = 13; // PAM_ACCT_EXPIRED
+  const IGNORED_CLOSE = 17; // PAM_CRED_ERR
+  function stageStack(): string {
+    const service = `stages${++serial}`;
+    const mod = `${MODULE} socket=${urls.http}`;
+    writeConfdir(confdir, service, [
+      `auth [success=done ignore=ignore default=die] ${mod}`,
+      "auth required pam_debug.so auth=cred_unavail cred=cred_expired",
+      `account [success=done ignore=ignore default=die] ${mod}`,
+      "account required pam_debug.so acct=new_authtok_reqd",
+      `session [success=done ignore=ignore default=die] ${mod}`,
+      "session required pam_debug.so open_session=acct_expired close_session=cred_err",
+    ]);
+    return service;
+  }
+
+  it("the stack tells PAM_IGNORE from PAM_SUCCESS (pam_debug answers where the module ignores)", async () => {
+    const r = await runPamdrive(confdir, stageStack(), "alice", ["acct"]);
+    expect(r.ops.acct).toBe(IGNORED_ACCT);
+  });
+
+  it("setcred after a successful login is PAM_SUCCESS", async () => {
+    const r = await runPamdrive(confdir, stageStack(), "alice", ["auth", "setcred"], { input: ["Secr3t!"] });
+    expect(r.results).toEqual([["auth", PAM.SUCCESS], ["setcred", PAM.SUCCESS]]);
+  });
+
+  it("setcred in a handle where the module authenticated nobody (sshd's parent process) is PAM_SUCCESS", async () => {
+    const before = emulator.requests.length;
+    const r = await runPamdrive(confdir, stageStack(), "alice", ["setcred"]);
+    expect(r.results).toEqual([["setcred", PAM.SUCCESS]]);
+    expect(emulator.requests.length).toBe(before); // it asks no server: it sets no credentials
+  });
+
+  it("open_session and close_session are PAM_SUCCESS for a named user, with or without a login", async () => {
+    let r = await runPamdrive(confdir, stageStack(), "alice", ["auth", "acct", "setcred", "open", "close"], { input: ["Secr3t!"] });
+    expect(r.results).toEqual([["auth", 0], ["acct", 0], ["setcred", 0], ["open", 0], ["close", 0]]);
+    r = await runPamdrive(confdir, stageStack(), "mallory", ["open", "close"]);
+    expect(r.results).toEqual([["open", PAM.SUCCESS], ["close", PAM.SUCCESS]]);
+  });
+
+  it("the stack's fall-through codes are what an ignoring module would give", async () => {
+    // pam_permit-free proof that the pam_debug lines answer when reached: a stack without the module.
+    const service = `stages${++serial}`;
+    writeConfdir(confdir, service, [
+      "auth required pam_debug.so auth=cred_unavail cred=cred_expired",
+      "session required pam_debug.so open_session=acct_expired close_session=cred_err",
+    ]);
+    const r = await runPamdrive(confdir, service, "alice", ["setcred", "open", "close"]);
+    expect(r.results).toEqual([["setcred", IGNORED_SETCRED], ["open", IGNORED_OPEN], ["close", IGNORED_CLOSE]]);
+  });
+});
+
 describe("the account step", () => {
   it("without a prior authentication in the same handle, it does not vouch (PAM_IGNORE)", async () => {
     const r = await runPamdrive(confdir, stack([`socket=${urls.http}`]), "alice", ["acct"]);

@@ -66,6 +66,9 @@ describe("the README carries every recipe file verbatim", () => {
   it.each([
     "smtp/pam.d-smtp", "smtp/pam_mapi.conf", "smtp/saslauthd", "smtp/main.cf", "smtp/smtpd.conf",
     "apache/pam.d-webmail", "apache/pam.d-webmail-access", "apache/webmail.conf", "stacking/pam.d-system-or-kopano",
+    // run by test/sshd.test.ts and test/dovecot.test.ts
+    "sshd/pam.d-sshd", "sshd/sshd_config", "sshd/pam_mapi.conf",
+    "dovecot/pam.d-dovecot", "dovecot/passdb.conf", "dovecot/pam_mapi.conf",
   ])("%s", (name) => {
     expect(readme).toContain(recipe(name));
   });

@@ -15,7 +15,7 @@ on http://127.0.0.1 with a free port.
 
 Options:
   --users FILE        user database (JSON; default: the demo users, alice / "Secr3t!")
-  --profile P         kopano-11 (default), kopano-9, kopano-8.7.16, zarafa-7.2, zarafa-7.1
+  --profile P         kopano-11 (default), kopano-9, kopano-8.7.16, zarafa-7.2, zarafa-7.1, zarafa-7.0
   --http HOST:PORT    plain HTTP listener, e.g. 127.0.0.1:236 (repeatable; port 0 = any free port)
   --https HOST:PORT   HTTPS listener (repeatable), needs --cert and --key
   --cert FILE         PEM certificate (chain) for --https
@@ -26,7 +26,7 @@ Options:
 
 Exit codes: 0 stopped cleanly, 2 usage error, 3 bad users file / certificate, 5 internal error.`;
 
-const PROFILES = ["kopano-11", "kopano-9", "kopano-8.7.16", "zarafa-7.2", "zarafa-7.1"] as const;
+const PROFILES = ["kopano-11", "kopano-9", "kopano-8.7.16", "zarafa-7.2", "zarafa-7.1", "zarafa-7.0"] as const;
 
 type Listen =
   | { http: { host?: string; port?: number } }

@@ -125,10 +125,12 @@ export class KCmdService {
     // 2. CreateSession: unix peer uid (unless NO_UID_AUTH), then the password (§4.2 item 3, §4.4).
     let user: ResolvedUser | 'SYSTEM' | undefined;
     let method: string;
+    // ZCP 7.0 knows neither ulFlags nor szImpersonateUser: a local admin uid is always logged in (§1.6).
     const uidAuth =
       caller.kind === 'unix' &&
-      (req.ulFlags & LOGON_NO_UID_AUTH) === 0 &&
-      impersonate !== null && // NULL impersonate makes the uid path fail and fall through (§4.4)
+      (!spec.honoursNoUidAuth ||
+        ((req.ulFlags & LOGON_NO_UID_AUTH) === 0 &&
+          impersonate !== null)) && // NULL impersonate makes the uid path fail and fall through (§4.4)
       (this.localAdminUsers.includes(caller.uid) || caller.uid === process.geteuid?.());
     if (uidAuth) {
       method = 'pipe socket';

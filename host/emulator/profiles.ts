@@ -1,7 +1,7 @@
 // Server profiles the emulator can pretend to be. Every value names its source in docs/kopano-soap.md
 // (shared/docs) or the capture it was measured from; "[INF]" marks values that are inferred, not observed.
 
-export type Profile = 'kopano-11' | 'kopano-9' | 'kopano-8.7.16' | 'zarafa-7.2' | 'zarafa-7.1';
+export type Profile = 'kopano-11' | 'kopano-9' | 'kopano-8.7.16' | 'zarafa-7.2' | 'zarafa-7.1' | 'zarafa-7.0';
 
 export interface ProfileSpec {
   /** lpszVersion in logonResponse (§1.3: "0," + comma version). */
@@ -12,6 +12,9 @@ export interface ProfileSpec {
   badCharwidthEr: number | null;
   /** Whether ulFlags 0x2 NO_REGISTER_SESSION is understood (Kopano >= 8.4.91, §4.3). */
   honoursNoRegisterSession: boolean;
+  /** Whether ulFlags 0x1 NO_UID_AUTH is understood (ZCP >= 7.1.0, §1.6); older servers log a local admin uid on the
+   * unix socket in as anyone, with any password. */
+  honoursNoUidAuth: boolean;
   /** Kopano fills lpszVersion/ulCapabilities before authenticating, ZCP only after success (§2.7). */
   versionInFailureReply: boolean;
   /** CAP_COMPRESSION granted to any connection (ZCP 7.2 does, Kopano never does locally, §2.5). */
@@ -64,6 +67,7 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     latestCapabilities: 0x98a8, // 39080 in tcp-b; 39592 = | UNICODE in tcp-a
     badCharwidthEr: KCERR.BAD_CHARWIDTH,
     honoursNoRegisterSession: true,
+    honoursNoUidAuth: true,
     versionInFailureReply: true,
     grantsCompression: false, // tcp-h: 0x1 ignored from loopback
     builtinFeatures: KOPANO_FEATURES,
@@ -80,6 +84,7 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     latestCapabilities: 0x98a8,
     badCharwidthEr: KCERR.MAPI_E_BAD_CHARWIDTH,
     honoursNoRegisterSession: true,
+    honoursNoUidAuth: true,
     versionInFailureReply: true,
     grantsCompression: false,
     builtinFeatures: KOPANO_FEATURES,
@@ -95,6 +100,7 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     latestCapabilities: 0x98a8,
     badCharwidthEr: null,
     honoursNoRegisterSession: true,
+    honoursNoUidAuth: true,
     versionInFailureReply: true,
     grantsCompression: false,
     builtinFeatures: KOPANO_FEATURES,
@@ -111,6 +117,7 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     latestCapabilities: 0x18a8,
     badCharwidthEr: null,
     honoursNoRegisterSession: false,
+    honoursNoUidAuth: true,
     versionInFailureReply: false,
     grantsCompression: true,
     builtinFeatures: ZARAFA_FEATURES,
@@ -126,6 +133,25 @@ export const PROFILES: Record<Profile, ProfileSpec> = {
     latestCapabilities: 0x18a8,
     badCharwidthEr: null,
     honoursNoRegisterSession: false,
+    honoursNoUidAuth: true,
+    versionInFailureReply: false,
+    grantsCompression: true,
+    builtinFeatures: ZARAFA_FEATURES,
+    nestedResponses: true,
+    serverHeader: 'gSOAP/2.7',
+    xFrameOptions: false,
+    selfClosingEmptyStrings: false,
+  },
+  // ZCP 7.0: the logon has no ulFlags parameter and no szImpersonateUser (§1.6, ZCP 4f3877f1), so a local admin
+  // uid on the unix socket is logged in as anyone with any password. Everything else as 7.1 (the same bundled
+  // gSOAP 2.7 and nested responses), byte for byte; only the version differs. "0,7,0,15,37056" [INF: the last 7.0
+  // release's number by the 7.x pattern; build number not observed].
+  'zarafa-7.0': {
+    version: '0,7,0,15,37056',
+    latestCapabilities: 0x18a8,
+    badCharwidthEr: null,
+    honoursNoRegisterSession: false,
+    honoursNoUidAuth: false,
     versionInFailureReply: false,
     grantsCompression: true,
     builtinFeatures: ZARAFA_FEATURES,

@@ -149,7 +149,7 @@ export function processUids(pid: number): number[] {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -166,7 +166,7 @@ process.once("exit", () => {
   for (const pgrp of liveGroups) killGroup(pgrp);
 });
 
-interface Spawned {
+export interface Spawned {
   child: ChildProcess;
   pid: number;
   /** Resolves with the exit code (or the signal name) once the process has been reaped. */
@@ -177,7 +177,7 @@ interface Spawned {
  * Start a daemon in its own session and process group (setsid): saslauthd's master kills its whole process group on
  * SIGTERM and must not take the test runner with it. stdout and stderr go to `logPath`.
  */
-function spawnDetached(command: string, args: string[], env: Record<string, string>, logPath: string): Spawned {
+export function spawnDetached(command: string, args: string[], env: Record<string, string>, logPath: string): Spawned {
   const log = openSync(logPath, "a");
   let child: ChildProcess;
   try {
@@ -214,7 +214,7 @@ async function run(command: string, args: string[], logPath: string, env: Record
  * Stop a daemon that leads its own process group: `signal` to the leader, SIGKILL after `graceMs`, then SIGKILL to
  * whatever is left in the group (preforked children whose master is gone). Only ever signals our own group.
  */
-async function stopProcessGroup(leader: number, exited: Promise<unknown> | undefined, signal: NodeJS.Signals, graceMs = 5000) {
+export async function stopProcessGroup(leader: number, exited: Promise<unknown> | undefined, signal: NodeJS.Signals, graceMs = 5000) {
   const pgrp = leader;
   liveGroups.add(pgrp);
   try {
@@ -302,11 +302,11 @@ export function assertReadableByOthers(file: string) {
   }
 }
 
-function readIfExists(file: string): string {
+export function readIfExists(file: string): string {
   return existsSync(file) ? readFileSync(file, "utf8") : "";
 }
 
-function canConnect(port: number): Promise<boolean> {
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
     socket.once("connect", () => {

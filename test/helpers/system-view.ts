@@ -30,6 +30,8 @@ export function makeSystemView(options: {
   kopanoSocket: string;
   /** files to bind over existing system files, e.g. { "/etc/passwd": "/tmp/x/passwd" } */
   files?: Record<string, string>;
+  /** further shell lines run inside the namespace last, before the command (e.g. a private /dev/log) */
+  setup?: string[];
 }): SystemView {
   const root = sharedTempDir("pam-mapi-system-view-");
   const modules = path.join(root, "modules");
@@ -63,6 +65,7 @@ export function makeSystemView(options: {
       ...(existsSync(target) ? [] : [`mount -t tmpfs -o mode=0755 tmpfs '${deepestExisting(target)}'`, `mkdir -p '${target}'`]),
       `mount --bind '${source}' '${target}'`,
     ]),
+    ...(options.setup ?? []),
     'exec "$@"',
   ].join("\n");
 
