@@ -11,6 +11,7 @@ packages=(
   valgrind openssl python3 ca-certificates apache2-utils
   mandoc man-db libnss-wrapper
   libpam-pwquality
+  sudo  # test/setuid.test.ts: sudo run by an unprivileged caller (never configured: a private sudoers in a namespace)
 )
 missing=()
 for p in "${packages[@]}"; do
