@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 //   daemon process takes one of pam_wrapper's few /tmp/pam.X directories, and two cores are enough for one set);
 // - "system-install": the .deb test, which puts pam_mapi.so and /etc/security/pam_mapi.conf into the real system
 //   for a moment, alone and last, so no other test ever sees them.
-const DAEMONS = ["test/consumers.test.ts", "test/load.test.ts", "test/recipes.test.ts", "test/secrets.test.ts", "test/setuid.test.ts", "test/hostile-environment.test.ts"];
+const DAEMONS = ["test/consumers.test.ts", "test/load.test.ts", "test/recipes.test.ts", "test/secrets.test.ts", "test/setuid.test.ts", "test/hostile-environment.test.ts", "test/env-trace.test.ts"];
 const SYSTEM_INSTALL = ["test/packaging.test.ts"];
 
 export default defineConfig({
