@@ -9,6 +9,7 @@ import { defineConfig } from "vitest/config";
 const DAEMONS = [
   "test/consumers.test.ts", "test/load.test.ts", "test/recipes.test.ts", "test/secrets.test.ts",
   "test/sshd.test.ts", "test/dovecot.test.ts",
+  "test/setuid.test.ts", "test/hostile-environment.test.ts", "test/env-trace.test.ts",
 ];
 const SYSTEM_INSTALL = ["test/packaging.test.ts"];
 

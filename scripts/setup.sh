@@ -13,6 +13,7 @@ packages=(
   mandoc man-db libnss-wrapper
   libpam-pwquality
   openssh-server openssh-client dovecot-imapd
+  sudo  # test/setuid.test.ts: sudo run by an unprivileged caller (never configured: a private sudoers in a namespace)
 )
 missing=()
 for p in "${packages[@]}"; do
