@@ -59,7 +59,9 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const service = values.service!;
   if (service === "") throw new UsageError("--service needs a non-empty name");
   // Debug is forced on so the guest explains itself (er codes, feature lists); never a password.
-  const args = [...moduleArguments(values.arg), "debug"];
+  // The settings shown are the configured ones (configure runs without the forced debug).
+  const configuredArgs = moduleArguments(values.arg);
+  const args = [...configuredArgs, "debug"];
   const json = values.json!;
   // In --json mode the report lines are not printed; the same facts go into one document at the end.
   const out = (line: string) => { if (!json) io.stdout.write(`${line}\n`); };
@@ -104,10 +106,10 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   out(`pam-mapi check ${user} (PAM service ${service}; configuration ${config.length ? where.path : `${where.path} absent, module arguments only`})`);
 
   // Pin and show the servers before the password is read, as pam_mapi.so does.
-  const configured = await runConfigure({ service, args, config });
+  const configured = await runConfigure({ service, args: configuredArgs, config });
   if (!configured.ok) {
     const advice = advise({ verdict: { code: "service-err", reason: configured.message, user: "" },
-      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user);
+      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user, where.path);
     for (const line of configured.logs) guestLog(line);
     return finish(advice);
   }
@@ -138,7 +140,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
       : undefined,
   });
   if (outcome.posts.length === 0) out("  no server was contacted");
-  return finish(advise(outcome, user), outcome.verdict);
+  return finish(advise(outcome, user, where.path), outcome.verdict);
 }
 
 interface CheckReport {
