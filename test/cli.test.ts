@@ -115,6 +115,33 @@ describe("pam-mapi config", () => {
     expect(r.stdout).toContain("configuration is valid");
   });
 
+  it("shows the effective service= per PAM service, in text and JSON", async () => {
+    const file = configFile("service.conf", "socket = http://127.0.0.1:236/\n\n[smtp]\nservice = imap|pop3\n");
+    const r = await run(["config", "--config", file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/top level[^\n]*\n[\s\S]*service=\s+\(none: no feature check\)[\s\S]*\[smtp\]/);
+    expect(r.stdout).toMatch(/\[smtp\][^\n]*\n[\s\S]*service=\s+imap\|pop3 \(the user needs at least one/);
+    const doc = JSON.parse((await run(["config", "--config", file, "--json"])).stdout);
+    expect(doc.services.map((s: { settings: { service: string[] } }) => s.settings.service)).toEqual([[], ["imap", "pop3"]]);
+  });
+
+  it("warns about a section that names no PAM service, with did-you-mean for a near miss", async () => {
+    const pamDir = mkdtempSync(path.join(tmp, "pam.d-"));
+    for (const name of ["smtp", "imap", "other"]) writeFileSync(path.join(pamDir, name), "");
+    const file = configFile("typo.conf", "socket = http://127.0.0.1:236/\n[smpt]\nservice = imap|pop3\n[SMTP]\ntimeout = 5\n[webmail]\ndebug\n");
+    const r = await run(["config", "--config", file, "--pam-dir", pamDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`warning: [smpt] names no PAM service: there is no ${pamDir}/smpt, so its keys apply to no login; did you mean [smtp]?`);
+    expect(r.stdout).toMatch(/warning: \[webmail\] names no PAM service[^\n]*name the section after a file/);
+    expect(r.stdout).not.toMatch(/warning: \[SMTP\]/); // sections match services ignoring ASCII case, as in the module
+    expect(r.stdout).toContain("configuration is valid (2 warnings above)");
+    const doc = JSON.parse((await run(["config", "--config", file, "--pam-dir", pamDir, "--json"])).stdout);
+    expect(doc.warnings).toEqual([
+      expect.objectContaining({ section: "smpt", didYouMean: "smtp" }),
+      expect.objectContaining({ section: "webmail", didYouMean: null }),
+    ]);
+  });
+
   it("applies module arguments over the file", async () => {
     const file = configFile("over.conf", "socket = http://127.0.0.1:236/\n");
     const r = await run(["config", "--config", file, "--arg", "socket=file:///run/kopano/server.sock", "--service", "smtp"]);

@@ -1,7 +1,8 @@
 // `pam-mapi check USER`: one real authentication through the same guest pam_mapi.so runs, with debug forced
 // on, printing what happened per server, the PAM verdict, its cause and the fix.
 import { runAuthentication, runConfigure } from "../authenticate.js";
-import { ConfigFileError, configPathFor, readConfigFile } from "../config-file.js";
+import { ConfigFileError, configPathFor, readConfigFile, sectionNames } from "../config-file.js";
+import { editDistance } from "./section-warnings.js";
 import { advise, adviseOnTransport, type Advice } from "./advice.js";
 import { paintFor, paintResult } from "./colour.js";
 import { settingsJson, writeJson } from "./json.js";
@@ -67,7 +68,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const out = (line: string) => { if (!json) io.stdout.write(`${line}\n`); };
   const err = (line: string) => io.stderr.write(`${line}\n`);
   const paint = paintFor(io.stdout, io.env ?? process.env);
-  const report: CheckReport = { user, service, configuration: { path: "", present: false }, settings: null, servers: [], log: [] };
+  const report: CheckReport = { user, service, configuration: { path: "", present: false }, settings: null, servers: [], log: [], warnings: [] };
   const finish = (advice: Advice, verdict?: Verdict): number => {
     if (json) {
       writeJson(io.stdout, {
@@ -104,6 +105,11 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   }
   report.configuration.present = config.length > 0;
   out(`pam-mapi check ${user} (PAM service ${service}; configuration ${config.length ? where.path : `${where.path} absent, module arguments only`})`);
+  const near = nearMissSection(sectionNames(config), service);
+  if (near) {
+    report.warnings.push(`no [${service}] section, but [${near}] is a near miss: a typo? ${service} gets the top-level settings`);
+    out(`warning: ${report.warnings[report.warnings.length - 1]}`);
+  }
 
   // Pin and show the servers before the password is read, as pam_mapi.so does.
   const configured = await runConfigure({ service, args: configuredArgs, config });
@@ -150,6 +156,14 @@ interface CheckReport {
   settings: ReturnType<typeof settingsJson> | null;
   servers: PostRecord[];
   log: LogLine[];
+  warnings: string[];
+}
+
+/** A section within 2 edits of `service` when none matches it (sections match services ignoring ASCII case). */
+function nearMissSection(sections: string[], service: string): string | undefined {
+  const wanted = service.toLowerCase();
+  if (sections.some((s) => s.toLowerCase() === wanted)) return undefined;
+  return sections.find((s) => editDistance(s.toLowerCase(), wanted) <= 2);
 }
 
 function describePost(p: PostRecord): string {
