@@ -2,7 +2,7 @@
 // emulator over http, https (throwaway CA through cafile=) and a unix socket. Run `npm run build:guest &&
 // npm run build:host` first.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -345,6 +345,118 @@ describe("pam-mapi emulate", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stdout).toContain("emulator stopped");
+  });
+});
+
+describe("pam-mapi emulate --unix: only a stale socket is replaced; www-data can connect", () => {
+  /** Starts `pam-mapi emulate ARGS`; resolves with its banner once it is up, or its exit code and output. */
+  function startEmulate(args: string[]) {
+    const child = spawn(process.execPath, [bin, "emulate", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    const ready = new Promise<{ up: boolean; stdout: string; stderr: string; code: number | null }>((resolve) => {
+      child.stdout.on("data", (c) => {
+        stdout += c;
+        if (stdout.includes("stop with Ctrl-C")) resolve({ up: true, stdout, stderr, code: null });
+      });
+      child.on("exit", (code) => resolve({ up: false, stdout, stderr, code }));
+    });
+    const stop = async () => {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.on("exit", r));
+      child.kill("SIGTERM");
+      return exited;
+    };
+    return { ready, stop };
+  }
+  const shared = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-emulate-"));
+  chmodSync(shared, 0o755);
+  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+
+  it("refuses a regular file and leaves it alone", async () => {
+    const file = path.join(shared, "precious.txt");
+    writeFileSync(file, "not a socket\n");
+    const e = startEmulate(["--unix", file]);
+    const r = await e.ready;
+    expect(r).toMatchObject({ up: false, code: 3 });
+    expect(r.stderr).toContain(`${file}: is a regular file; the emulator replaces nothing but a stale socket`);
+    expect(r.stderr).toMatch(/fix: choose another --unix path/);
+    expect(readFileSync(file, "utf8")).toBe("not a socket\n");
+  });
+
+  it("refuses a directory", async () => {
+    const dir = mkdtempSync(path.join(shared, "dir-"));
+    const r = await startEmulate(["--unix", dir]).ready;
+    expect(r).toMatchObject({ up: false, code: 3 });
+    expect(r.stderr).toContain(`${dir}: is a directory`);
+  });
+
+  it("refuses a socket a live server accepts on, and that server keeps serving", async () => {
+    const live = path.join(shared, "live.sock");
+    const server = net.createServer((s) => { s.on("error", () => {}); s.end("still me\n"); });
+    await new Promise<void>((resolve) => server.listen(live, resolve));
+    try {
+      const r = await startEmulate(["--unix", live]).ready;
+      expect(r).toMatchObject({ up: false, code: 3 });
+      expect(r.stderr).toContain(`${live}: is a live socket`);
+      expect(r.stderr).toMatch(/fix: stop that server first/);
+      const answer = await new Promise<string>((resolve, reject) => {
+        let got = "";
+        net.connect(live).on("data", (d) => (got += d)).on("end", () => resolve(got)).on("error", reject);
+      });
+      expect(answer).toBe("still me\n");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("replaces a stale socket, lists its users and their features, and www-data can log in through it", async () => {
+    const stale = path.join(shared, "stale.sock");
+    // bound, never listening, its process gone: what a crashed server leaves behind
+    execFileSync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale]);
+    const e = startEmulate(["--unix", stale]);
+    try {
+      const r = await e.ready;
+      expect(r.up).toBe(true);
+      expect(r.stdout).toContain(`listening: file://${stale}`);
+      expect(r.stdout).toContain("alice: features enabled mobile outlook webapp; disabled imap pop3");
+      expect(r.stdout).toContain("bob: features enabled imap mobile outlook pop3 webapp; disabled none");
+      expect(r.stdout).toContain("carol (inactive)");
+      expect(r.stdout).not.toContain("Secr3t!");
+      expect(r.stdout).not.toMatch(/warning: other users/);
+      // The Apache recipe's www-data: a check through the socket as that user, configuration readable by it.
+      const conf = path.join(shared, "www.conf");
+      writeFileSync(conf, `socket = file://${stale}\n`, { mode: 0o644 });
+      const asWww = await new Promise<Run>((resolve, reject) => {
+        const child = spawn("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, bin,
+          "check", "alice", "--config", conf, "--password-stdin"], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c) => (stdout += c));
+        child.stderr.on("data", (c) => (stderr += c));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr, ms: 0 }));
+        child.stdin.end("Secr3t!\n");
+      });
+      expect(asWww.stdout).toMatch(/result: PAM_SUCCESS/);
+      expect(asWww.code).toBe(0);
+    } finally {
+      expect(await e.stop()).toBe(0);
+    }
+  });
+
+  it("warns when a directory on the way keeps other users out", async () => {
+    const closed = mkdtempSync(path.join(shared, "closed-"));
+    chmodSync(closed, 0o700);
+    const e = startEmulate(["--unix", path.join(closed, "server.sock")]);
+    try {
+      const r = await e.ready;
+      expect(r.up).toBe(true);
+      expect(r.stdout).toContain(`warning: other users (www-data) cannot reach ${closed}/server.sock: ${closed} has mode 0700; fix: chmod o+x ${closed}`);
+    } finally {
+      await e.stop();
+    }
   });
 });
 
