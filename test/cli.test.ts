@@ -219,6 +219,14 @@ describe("pam-mapi check against the emulator", () => {
     expect(r.stdout).toMatch(/fix:\s+/);
   });
 
+  it("lists in options: only what is configured (debug is forced on for the run, not shown as configured)", async () => {
+    const plain = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`);
+    expect(plain.stdout).toMatch(/options:\s+\(none\)\n/);
+    expect(plain.stdout).toMatch(/guest debug: /); // still explained in detail
+    const configured = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "debug", "--arg", "quiet");
+    expect(configured.stdout).toMatch(/options:\s+quiet debug\n/);
+  });
+
   it("denies an unknown user (exit 1)", async () => {
     const r = await check("mallory", "Secr3t!", "--arg", `socket=${httpUrl}`);
     expect(r.code).toBe(1);
@@ -227,7 +235,8 @@ describe("pam-mapi check against the emulator", () => {
   it("denies a user without the required feature and says how to enable it", async () => {
     const r = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "service=imap");
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR|result: PAM_PERM_DENIED/);
+    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR /); // as pam_sm_authenticate (test/agreement.test.ts)
+    expect(r.stdout).toMatch(/the account step would return PAM_PERM_DENIED/);
     expect(r.stdout).toContain("kopano-admin -u alice --enable-feature imap");
   });
 
