@@ -12,6 +12,7 @@ import { ms, settingsLines } from "./format.js";
 import type { CliIo } from "./io.js";
 import { PasswordInterrupted, readPassword } from "./password.js";
 import type { PostRecord } from "../transport/types.js";
+import { PLAIN_HTTP } from "../transport/cause.js";
 import type { LogLine } from "../authenticate.js";
 import type { Verdict } from "../guest-values.js";
 
@@ -174,7 +175,9 @@ function describePost(p: PostRecord): string {
     return `${head} HTTP ${p.status}, ${connect}${tls}, ${p.requestBytes} bytes sent, ${p.replyBytes} received, ${ms(p.totalMs)} total`;
   }
   const status = p.status ? ` (HTTP ${p.status})` : "";
-  return `${head} ${p.error}${status} after ${ms(p.totalMs)}, ${connect}${tls}: ${p.detail ?? ""}\n` +
-    `    means: ${adviseOnTransport(p.error).cause}`;
+  // The general meaning of the error kind, unless the precise cause says otherwise (a TLS error that is really a
+  // plain-HTTP port is not about certificates).
+  const means = p.detail === PLAIN_HTTP ? "https:// met a server that answered in plain HTTP" : adviseOnTransport(p.error).cause;
+  return `${head} ${p.error}${status} after ${ms(p.totalMs)}, ${connect}${tls}: ${p.detail ?? ""}\n    means: ${means}`;
 }
 
