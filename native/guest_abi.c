@@ -104,6 +104,14 @@ static char *lift_string(const wasm_rt_memory_t *m, uint32_t at, size_t max, boo
   return copy;
 }
 
+/* The Kopano features service= may name (wit `settings.features`). */
+static bool known_feature(const char *name) {
+  static const char *const known[] = {"imap", "pop3", "mobile", "outlook", "webapp"};
+  for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+    if (strcmp(name, known[i]) == 0) return true;
+  return false;
+}
+
 static enum guest_status lift_settings(struct guest *g, uint32_t ret, struct settings *out, const char **detail) {
   const wasm_rt_memory_t *m = guest_memory(g);
   if ((ret & 3) != 0 || !in_bounds(m, ret, 44)) return *detail = "configure: return area out of bounds", GUEST_BAD_OUTPUT;
@@ -146,6 +154,7 @@ static enum guest_status lift_settings(struct guest *g, uint32_t ret, struct set
       out->features[i] = lift_string(m, flist + 8 * i, MAX_FEATURE, false, detail);
       if (out->features[i] == NULL) return GUEST_BAD_OUTPUT;
       out->feature_count = i + 1;
+      if (!known_feature(out->features[i])) return *detail = "configure: unknown feature name", GUEST_BAD_OUTPUT;
     }
   }
   out->ok = true;
