@@ -24,6 +24,12 @@ const PAM_NAME: Record<number, string> = {
 /** setpriv prefix that drops to nobody:nogroup with no supplementary groups. */
 const AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 
+/** TODO(lead): set to true once w11-tls's native/transport.c logs the precise cause per server ("connection refused
+ * (ECONNREFUSED)", "no such socket (ENOENT)", "permission denied (EACCES)", "timed out", "TLS: <reason>",
+ * "HTTP status <n>", "this port speaks plain HTTP"); then every case marked sameWordsAfterTlsMerge compares the
+ * module's log with check's cause as well. */
+const MODULE_NAMES_TRANSPORT_CAUSES = false;
+
 const tmp = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-agree-"));
 chmodSync(tmp, 0o755); // nobody must reach the configuration files, the sockets and the confdir
 const pki = makeTestPki(path.join(tmp, "pki"));
@@ -48,6 +54,8 @@ interface Case {
   cause?: RegExp;
   /** the cause on the CLI side only: the module's per-server line carries it only after the w11-tls merge */
   cliCause?: RegExp;
+  /** cliCause is in the words w11-tls's module log line uses too: compared in both once MODULE_NAMES_TRANSPORT_CAUSES */
+  sameWordsAfterTlsMerge?: boolean;
   /** a warning check prints (and the module cannot: it has no view of what the administrator meant) */
   cliWarning?: RegExp;
 }
@@ -203,24 +211,25 @@ const cases: Case[] = [
   { name: "a line-numbered error for a 4 KiB cafile=", config: `socket = HTTP\n\ncafile = /${"a".repeat(4100)}\n`, pam: "PAM_SERVICE_ERR",
     cause: /:3: cafile: '\/a+\.\.\.' is longer than 4095 bytes/ },
   // Transport failures: the same PAM result now; the module's per-server warning line names the precise cause
-  // only once w11-tls's log lines are merged. TODO(lead, after the w11-tls merge): move each cliCause to cause.
+  // only once w11-tls's log lines are merged: see MODULE_NAMES_TRANSPORT_CAUSES. The words for resolve, too large,
+  // closed and malformed are not fixed across both yet, so those stay CLI-only.
   { name: "connection refused", config: "socket = REFUSED\n", pam: "PAM_AUTHINFO_UNAVAIL", cause: /connection refused/,
-    cliCause: /connection refused \(ECONNREFUSED\)/ },
-  { name: "no such socket", config: "socket = ENOENT\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /no such socket \(ENOENT\)/ },
+    cliCause: /connection refused \(ECONNREFUSED\)/, sameWordsAfterTlsMerge: true },
+  { name: "no such socket", config: "socket = ENOENT\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /no such socket \(ENOENT\)/, sameWordsAfterTlsMerge: true },
   { name: "a socket nobody may open, as nobody", config: "socket = EACCES\n", asNobody: true, pam: "PAM_AUTHINFO_UNAVAIL",
-    cliCause: /permission denied \(EACCES\)/ },
+    cliCause: /permission denied \(EACCES\)/, sameWordsAfterTlsMerge: true },
   { name: "a host name that does not resolve", config: "socket = RESOLVE\ntimeout = 3\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /cannot resolve/ },
-  { name: "a server that never answers", config: "socket = TIMEOUT\ntimeout = 1\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /timed out/ },
-  { name: "an HTTP error status", config: "socket = HTTPSTATUS\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /HTTP status 404/ },
+  { name: "a server that never answers", config: "socket = TIMEOUT\ntimeout = 1\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /timed out/, sameWordsAfterTlsMerge: true },
+  { name: "an HTTP error status", config: "socket = HTTPSTATUS\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /HTTP status 404/, sameWordsAfterTlsMerge: true },
   { name: "a reply over the size cap", config: "socket = TOOLARGE\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /1048576-byte cap/ },
   { name: "a connection closed before the reply", config: "socket = CLOSED\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /ECONNRESET|socket hang up|closed/ },
   { name: "a malformed reply", config: "socket = MALFORMED\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /Parse Error|HPE_|malformed|Expected HTTP/i },
-  { name: "TLS: a self-signed certificate", config: "socket = SELFSIGNED\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /TLS: self-signed certificate/ },
+  { name: "TLS: a self-signed certificate", config: "socket = SELFSIGNED\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /TLS: self-signed certificate/, sameWordsAfterTlsMerge: true },
   { name: "TLS: the wrong host name", config: `socket = WRONGHOST\ncafile = ${pki.caFile}\n`, pam: "PAM_AUTHINFO_UNAVAIL",
-    cliCause: /TLS: hostname mismatch/ },
+    cliCause: /TLS: hostname mismatch/, sameWordsAfterTlsMerge: true },
   { name: "TLS: an expired certificate", config: `socket = EXPIRED\ncafile = ${pki.caFile}\n`, pam: "PAM_AUTHINFO_UNAVAIL",
-    cliCause: /TLS: certificate has expired/ },
-  { name: "https:// at a plain HTTP port", config: "socket = PLAINHTTP\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /this port speaks plain HTTP/ },
+    cliCause: /TLS: certificate has expired/, sameWordsAfterTlsMerge: true },
+  { name: "https:// at a plain HTTP port", config: "socket = PLAINHTTP\n", pam: "PAM_AUTHINFO_UNAVAIL", cliCause: /this port speaks plain HTTP/, sameWordsAfterTlsMerge: true },
   { name: "an unavailable server with ignore_unavailable", config: "socket = REFUSED\nignore_unavailable\n", pam: "PAM_IGNORE",
     throughLibpam: "PAM_PERM_DENIED", cause: /connection refused/, cliCause: /connection refused \(ECONNREFUSED\)/ },
 ];
@@ -252,6 +261,7 @@ describe("pam_mapi.so and pam-mapi check agree", () => {
       expect(cliSide.cause, "check's cause").toMatch(c.cause);
     }
     if (c.cliCause) expect(cliSide.cause, "check's cause").toMatch(c.cliCause);
+    if (c.cliCause && c.sameWordsAfterTlsMerge && MODULE_NAMES_TRANSPORT_CAUSES) expect(moduleSide.cause, "the module's log").toMatch(c.cliCause);
     if (c.cliWarning) expect(cliSide.warnings?.join("\n")).toMatch(c.cliWarning);
   }, 30_000);
 });
