@@ -95,6 +95,10 @@ int config_trust_path_check(const char *key, const char *path, bool directory, c
   } else if (!directory && S_ISDIR(st.st_mode)) {
     snprintf(why, why_size, "%s=%s: %s", key, path, config_errno_text(EISDIR));
     rc = -1;
+  } else if (!directory && !S_ISREG(st.st_mode)) {
+    /* A FIFO or a device would block or never end when the TLS library reads it. */
+    snprintf(why, why_size, "%s=%s: not a regular file", key, path);
+    rc = -1;
   }
   close(fd);
   return rc;

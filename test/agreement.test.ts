@@ -3,7 +3,7 @@
 // password and PAM service. Both must give the same PAM result, and where the module logs the cause, the same
 // cause. So the CLI and the module cannot drift apart again (issue 13).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -194,6 +194,10 @@ const cases: Case[] = [
     cause: /cafile=\S*absent-ca\.pem: no such file or directory \(ENOENT\)/ },
   { name: "a cafile nobody may read, as nobody", asNobody: true, pam: "PAM_SERVICE_ERR",
     config: `socket = HTTPS\ncafile = ${path.join(tmp, "root-only-ca.pem")}\n`, cause: /cafile=\S*: permission denied \(EACCES\)/ },
+  { name: "a cafile that is a FIFO", config: `socket = HTTPS\ncafile = ${path.join(tmp, "ca.fifo")}\n`, pam: "PAM_SERVICE_ERR",
+    cause: /cafile=\S*ca\.fifo: not a regular file/ },
+  { name: "a cafile that is a directory", config: `socket = HTTPS\ncafile = ${path.join(tmp, "pki")}\n`, pam: "PAM_SERVICE_ERR",
+    cause: /cafile=\S*pki: is a directory \(EISDIR\)/ },
   { name: "a missing capath", config: `socket = HTTPS\ncapath = ${path.join(tmp, "absent-ca.d")}\n`, pam: "PAM_SERVICE_ERR",
     cause: /capath=\S*absent-ca\.d: no such file or directory \(ENOENT\)/ },
   { name: "a capath nobody may read, as nobody", asNobody: true, pam: "PAM_SERVICE_ERR",
@@ -246,6 +250,7 @@ describe("pam_mapi.so and pam-mapi check agree", () => {
     writeFileSync(path.join(tmp, "root-only-ca.pem"), readFileSync(pki.caFile), { mode: 0o600 });
     mkdirSync(path.join(tmp, "root-only-ca.d"), { mode: 0o700 });
     chownSync(path.join(tmp, "root-only-ca.d"), 0, 0);
+    execFileSync("mkfifo", [path.join(tmp, "ca.fifo")]);
   });
 
   it.each(cases.map((c) => [c.name, c] as const))("%s", async (_name, c) => {

@@ -51,8 +51,12 @@ export function loadTrustAnchors(cafile: string, capath: string): string[] | und
   if (cafile !== "") {
     let found: string[];
     try {
+      // As pam_mapi.so (native/config_file.c): a FIFO or a device would block the read.
+      const st = statSync(cafile);
+      if (!st.isFile() && !st.isDirectory()) throw new TrustError(`cafile=${cafile}: not a regular file`);
       found = certificatesIn(cafile);
     } catch (e) {
+      if (e instanceof TrustError) throw e;
       throw new TrustError(`cafile=${cafile}: ${fileProblem(e)}`);
     }
     if (found.length === 0) throw new TrustError(`cafile=${cafile}: no PEM certificate in the file`);
