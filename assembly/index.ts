@@ -27,7 +27,7 @@ function readArgs(ptr: usize, count: usize): Array<string> | null {
   return out;
 }
 
-const CONFIGURE_RET = memory.data(36, 4);
+const CONFIGURE_RET = memory.data(44, 4);
 
 export function configure(
   servicePtr: usize, serviceLen: usize, argsPtr: usize, argsLen: usize, configPtr: usize, configLen: usize,
@@ -55,6 +55,7 @@ export function configure(
       if (s.debug) flags |= 16;
       if (s.useAuthtok) flags |= 32;
       store<u8>(CONFIGURE_RET, flags, 32);
+      storeStringList(CONFIGURE_RET + 36, s.features);
       return CONFIGURE_RET;
     }
     error = parsed.error;

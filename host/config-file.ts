@@ -33,7 +33,11 @@ export function readConfigFile(path: string, explicit: boolean): Uint8Array {
     if (code === "ENOENT" && !explicit) return new Uint8Array(0);
     if (code === "ENOENT") throw new ConfigFileError(path, "no such file", `create it, or drop config=/--config to use module arguments only`);
     if (code === "ELOOP") throw new ConfigFileError(path, "is a symbolic link", "point config= at the file itself");
-    throw new ConfigFileError(path, `cannot open: ${(e as Error).message}`, "check the path and its permissions");
+    if (code === "EACCES") {
+      throw new ConfigFileError(path, "cannot open: permission denied (EACCES)",
+        "pam_mapi.so reads it as the user that runs the PAM service: make it readable (root-owned, mode 0644) or run as root");
+    }
+    throw new ConfigFileError(path, `cannot open: ${code ? `${(e as Error).message} (${code})` : (e as Error).message}`, "check the path and its permissions");
   }
   try {
     const stat = fstatSync(fd);

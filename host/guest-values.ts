@@ -19,6 +19,8 @@ export interface Settings {
   cafile: string;
   capath: string;
   options: Options;
+  /** service=: Kopano features of which the user needs at least one; empty = no feature check */
+  features: string[];
 }
 export interface Verdict { code: Code; reason: string; user: string }
 
@@ -31,6 +33,7 @@ const MAX_LOG_LINE = 4096;
 const MAX_USER_BYTES = 256;
 const MAX_PATH_BYTES = 4096;
 const MAX_TIMEOUT_MS = 3_600_000;
+const FEATURES = ["imap", "pop3", "mobile", "outlook", "webapp"];
 
 export class GuestValueError extends Error {
   constructor(what: string) { super(`the guest returned an invalid ${what}`); }
@@ -79,6 +82,11 @@ export function checkSettings(raw: unknown): Settings {
     if (p !== "" && !p.startsWith("/")) throw new GuestValueError(`${i === 0 ? "cafile" : "capath"} (not absolute)`);
     return p;
   });
+  if (!Array.isArray(r.features) || r.features.length > FEATURES.length) throw new GuestValueError("feature list");
+  const features = r.features.map((f) => {
+    if (typeof f !== "string" || !FEATURES.includes(f)) throw new GuestValueError("feature name");
+    return f;
+  });
   const o = (typeof r.options === "object" && r.options !== null ? r.options : {}) as Record<string, unknown>;
   const flag = (v: unknown) => v === true;
   return {
@@ -86,6 +94,7 @@ export function checkSettings(raw: unknown): Settings {
     timeoutMs,
     cafile: paths[0],
     capath: paths[1],
+    features,
     options: {
       tryFirstPass: flag(o.tryFirstPass),
       useFirstPass: flag(o.useFirstPass),

@@ -8,13 +8,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+const char *config_errno_text(int err) {
+  switch (err) {
+    case ENOENT: return "no such file or directory (ENOENT)";
+    case EACCES: return "permission denied (EACCES)";
+    case ENOTDIR: return "not a directory (ENOTDIR)";
+    case EISDIR: return "is a directory (EISDIR)";
+    case ELOOP: return "is a symbolic link (ELOOP)";
+    default: return strerror(err);
+  }
+}
+
 int config_file_read(const char *path, bool explicit_path, uint8_t **data, size_t *len, char *why, size_t why_size) {
   *data = NULL;
   *len = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  /* O_NOFOLLOW: the file decides where passwords go, so a link (perhaps into a directory someone else
+   * controls) is refused, as pam_mapi.conf(5) and `pam-mapi config` say. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT && !explicit_path) return 0;
-    snprintf(why, why_size, "cannot open %s: %s", path, strerror(errno));
+    if (errno == ELOOP)
+      snprintf(why, why_size, "%s is a symbolic link; point config= at the file itself", path);
+    else
+      snprintf(why, why_size, "cannot open %s: %s", path, config_errno_text(errno));
     return -1;
   }
   struct stat st;
@@ -59,6 +75,31 @@ int config_file_read(const char *path, bool explicit_path, uint8_t **data, size_
     }
   }
   free(buf);
+  close(fd);
+  return rc;
+}
+
+int config_trust_path_check(const char *key, const char *path, bool directory, char *why, size_t why_size) {
+  if (path == NULL || *path == '\0') return 0;
+  int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (directory ? O_DIRECTORY : 0);
+  int fd = open(path, flags);
+  if (fd < 0) {
+    snprintf(why, why_size, "%s=%s: %s", key, path, config_errno_text(errno));
+    return -1;
+  }
+  struct stat st;
+  int rc = 0;
+  if (fstat(fd, &st) != 0) {
+    snprintf(why, why_size, "%s=%s: %s", key, path, config_errno_text(errno));
+    rc = -1;
+  } else if (!directory && S_ISDIR(st.st_mode)) {
+    snprintf(why, why_size, "%s=%s: %s", key, path, config_errno_text(EISDIR));
+    rc = -1;
+  } else if (!directory && !S_ISREG(st.st_mode)) {
+    /* A FIFO or a device would block or never end when the TLS library reads it. */
+    snprintf(why, why_size, "%s=%s: not a regular file", key, path);
+    rc = -1;
+  }
   close(fd);
   return rc;
 }

@@ -56,6 +56,8 @@ struct settings {
   uint32_t timeout_ms;
   char *cafile, *capath; /* "" = system store */
   unsigned options;
+  char **features; /* service=: at least one of these Kopano features is required; none = no check */
+  size_t feature_count;
 };
 
 enum verdict_code {

@@ -18,6 +18,8 @@
 #define MAX_PATH_TEXT 4096
 #define MAX_MESSAGE 4096
 #define MAX_USER 1024
+#define MAX_FEATURES 5 /* imap, pop3, mobile, outlook, webapp */
+#define MAX_FEATURE 16
 
 /* ---- memory access -------------------------------------------------------------------------------- */
 
@@ -102,9 +104,17 @@ static char *lift_string(const wasm_rt_memory_t *m, uint32_t at, size_t max, boo
   return copy;
 }
 
+/* The Kopano features service= may name (wit `settings.features`). */
+static bool known_feature(const char *name) {
+  static const char *const known[] = {"imap", "pop3", "mobile", "outlook", "webapp"};
+  for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+    if (strcmp(name, known[i]) == 0) return true;
+  return false;
+}
+
 static enum guest_status lift_settings(struct guest *g, uint32_t ret, struct settings *out, const char **detail) {
   const wasm_rt_memory_t *m = guest_memory(g);
-  if ((ret & 3) != 0 || !in_bounds(m, ret, 36)) return *detail = "configure: return area out of bounds", GUEST_BAD_OUTPUT;
+  if ((ret & 3) != 0 || !in_bounds(m, ret, 44)) return *detail = "configure: return area out of bounds", GUEST_BAD_OUTPUT;
   uint8_t tag = m->data[ret];
   if (tag == 1) {
     out->ok = false;
@@ -133,6 +143,20 @@ static enum guest_status lift_settings(struct guest *g, uint32_t ret, struct set
   if (out->capath == NULL) return GUEST_BAD_OUTPUT;
   out->options = m->data[ret + 32];
   if (out->options & ~(unsigned)OPT_ALL) return *detail = "configure: unknown option flags", GUEST_BAD_OUTPUT;
+  uint32_t flist = load_u32(m, ret + 36), fcount = load_u32(m, ret + 40);
+  if (fcount > MAX_FEATURES) return *detail = "configure: feature count out of range", GUEST_BAD_OUTPUT;
+  if (fcount > 0) {
+    if ((flist & 3) != 0 || !in_bounds(m, flist, 8ull * fcount))
+      return *detail = "configure: feature list out of bounds", GUEST_BAD_OUTPUT;
+    out->features = calloc(fcount, sizeof *out->features);
+    if (out->features == NULL) return GUEST_NO_MEMORY;
+    for (uint32_t i = 0; i < fcount; i++) {
+      out->features[i] = lift_string(m, flist + 8 * i, MAX_FEATURE, false, detail);
+      if (out->features[i] == NULL) return GUEST_BAD_OUTPUT;
+      out->feature_count = i + 1;
+      if (!known_feature(out->features[i])) return *detail = "configure: unknown feature name", GUEST_BAD_OUTPUT;
+    }
+  }
   out->ok = true;
   return GUEST_OK;
 }
@@ -270,6 +294,9 @@ void settings_clear(struct settings *s) {
   if (s->servers)
     for (size_t i = 0; i < s->server_count; i++) free(s->servers[i]);
   free(s->servers);
+  if (s->features)
+    for (size_t i = 0; i < s->feature_count; i++) free(s->features[i]);
+  free(s->features);
   free(s->error);
   free(s->cafile);
   free(s->capath);

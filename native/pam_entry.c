@@ -100,6 +100,21 @@ static const char *status_text(enum guest_status s) {
   return "?";
 }
 
+/* The guest says "configuration file line N: ..."; the log says "PATH:N: ...", as compilers do, so the
+ * administrator (and an editor's jump-to-line) finds it. `pam-mapi` prints the same. */
+static void log_config_error(pam_handle_t *pamh, const char *path, const char *error) {
+  static const char prefix[] = "configuration file line ";
+  if (strncmp(error, prefix, sizeof prefix - 1) == 0) {
+    const char *line = error + sizeof prefix - 1;
+    size_t digits = strspn(line, "0123456789");
+    if (digits > 0 && digits < 10 && line[digits] == ':') {
+      log_host(pamh, LOG_ERR, "configuration error: %s:%.*s%s", path, (int)digits, line, line + digits);
+      return;
+    }
+  }
+  log_host(pamh, LOG_ERR, "configuration error: %s", error);
+}
+
 /* Reads the config file and runs `configure`; pins and validates the server list. PAM code on failure. */
 static int configure(struct auth_call *c, int argc, const char **argv) {
   const char *path = CONFIG_DEFAULT_PATH;
@@ -125,7 +140,7 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
     return PAM_SERVICE_ERR;
   }
   if (!c->settings.ok) {
-    log_host(c->pamh, LOG_ERR, "configuration error: %s", c->settings.error);
+    log_config_error(c->pamh, path, c->settings.error);
     return PAM_SERVICE_ERR;
   }
   c->debug = (c->settings.options & OPT_DEBUG) != 0;
@@ -138,6 +153,15 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
       return PAM_SERVICE_ERR;
     }
     c->server_count = i + 1;
+  }
+  /* A trust anchor that cannot be opened is a configuration error now, before any password is read: at
+   * connect time it would be "unavailable", which ignore_unavailable quietly steps past. Checked whenever set,
+   * whatever the servers' schemes, as this process (its euid) will open it; `pam-mapi check` does the same. */
+  if (config_trust_path_check("cafile", c->settings.cafile, false, why, sizeof why) != 0 ||
+      config_trust_path_check("capath", c->settings.capath, true, why, sizeof why) != 0) {
+    log_host(c->pamh, LOG_ERR, "configuration error: %s; fix: name a readable PEM file (cafile=) or directory (capath=)",
+             why);
+    return PAM_SERVICE_ERR;
   }
   if (c->debug)
     log_host(c->pamh, LOG_DEBUG, "%zu server(s) pinned, first %s, timeout %u ms", c->server_count,

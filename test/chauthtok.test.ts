@@ -293,7 +293,7 @@ describe("pam-mapi passwd", () => {
     const wrong = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.file}`], "nope\nCli-pass2\n");
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("PAM_AUTH_ERR: wrong current password or unknown user");
-    const r = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.http}`], "Old-pass1\r\nCli-pass2\n");
+    const r = await cli(["passwd", "cliuser", "--config", empty, "--stdin", "--arg", `socket=${urls.http}`], "Old-pass1\nCli-pass2\n");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe("pam-mapi passwd: password changed for cliuser\n");
     expect(r.stdout + r.stderr).not.toContain("Cli-pass2");

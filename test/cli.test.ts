@@ -2,7 +2,7 @@
 // emulator over http, https (throwaway CA through cafile=) and a unix socket. Run `npm run build:guest &&
 // npm run build:host` first.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -115,6 +115,33 @@ describe("pam-mapi config", () => {
     expect(r.stdout).toContain("configuration is valid");
   });
 
+  it("shows the effective service= per PAM service, in text and JSON", async () => {
+    const file = configFile("service.conf", "socket = http://127.0.0.1:236/\n\n[smtp]\nservice = imap|pop3\n");
+    const r = await run(["config", "--config", file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/top level[^\n]*\n[\s\S]*service=\s+\(none: no feature check\)[\s\S]*\[smtp\]/);
+    expect(r.stdout).toMatch(/\[smtp\][^\n]*\n[\s\S]*service=\s+imap\|pop3 \(the user needs at least one/);
+    const doc = JSON.parse((await run(["config", "--config", file, "--json"])).stdout);
+    expect(doc.services.map((s: { settings: { service: string[] } }) => s.settings.service)).toEqual([[], ["imap", "pop3"]]);
+  });
+
+  it("warns about a section that names no PAM service, with did-you-mean for a near miss", async () => {
+    const pamDir = mkdtempSync(path.join(tmp, "pam.d-"));
+    for (const name of ["smtp", "imap", "other"]) writeFileSync(path.join(pamDir, name), "");
+    const file = configFile("typo.conf", "socket = http://127.0.0.1:236/\n[smpt]\nservice = imap|pop3\n[SMTP]\ntimeout = 5\n[webmail]\ndebug\n");
+    const r = await run(["config", "--config", file, "--pam-dir", pamDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`warning: [smpt] names no PAM service: there is no ${pamDir}/smpt, so its keys apply to no login; did you mean [smtp]?`);
+    expect(r.stdout).toMatch(/warning: \[webmail\] names no PAM service[^\n]*name the section after a file/);
+    expect(r.stdout).not.toMatch(/warning: \[SMTP\]/); // sections match services ignoring ASCII case, as in the module
+    expect(r.stdout).toContain("configuration is valid (2 warnings above)");
+    const doc = JSON.parse((await run(["config", "--config", file, "--pam-dir", pamDir, "--json"])).stdout);
+    expect(doc.warnings).toEqual([
+      expect.objectContaining({ section: "smpt", didYouMean: "smtp" }),
+      expect.objectContaining({ section: "webmail", didYouMean: null }),
+    ]);
+  });
+
   it("applies module arguments over the file", async () => {
     const file = configFile("over.conf", "socket = http://127.0.0.1:236/\n");
     const r = await run(["config", "--config", file, "--arg", "socket=file:///run/kopano/server.sock", "--service", "smtp"]);
@@ -126,8 +153,8 @@ describe("pam-mapi config", () => {
     const file = configFile("bad.conf", "socket = http://127.0.0.1:236/\n\nno_such_key = 1\n");
     const r = await run(["config", "--config", file]);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/error: configuration error: [^\n]*line 3/);
-    expect(r.stdout).toMatch(/fix: /);
+    expect(r.stdout).toContain(`error: configuration error: ${file}:3: unknown key 'no_such_key'`);
+    expect(r.stdout).toMatch(/fix: +use one of the known keys/);
     expect(r.stdout).toContain("configuration has errors");
   });
 
@@ -192,6 +219,14 @@ describe("pam-mapi check against the emulator", () => {
     expect(r.stdout).toMatch(/fix:\s+/);
   });
 
+  it("lists in options: only what is configured (debug is forced on for the run, not shown as configured)", async () => {
+    const plain = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`);
+    expect(plain.stdout).toMatch(/options:\s+\(none\)\n/);
+    expect(plain.stdout).toMatch(/guest debug: /); // still explained in detail
+    const configured = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "debug", "--arg", "quiet");
+    expect(configured.stdout).toMatch(/options:\s+quiet debug\n/);
+  });
+
   it("denies an unknown user (exit 1)", async () => {
     const r = await check("mallory", "Secr3t!", "--arg", `socket=${httpUrl}`);
     expect(r.code).toBe(1);
@@ -200,7 +235,8 @@ describe("pam-mapi check against the emulator", () => {
   it("denies a user without the required feature and says how to enable it", async () => {
     const r = await check("alice", "Secr3t!", "--arg", `socket=${httpUrl}`, "--arg", "service=imap");
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR|result: PAM_PERM_DENIED/);
+    expect(r.stdout).toMatch(/result: PAM_AUTH_ERR /); // as pam_sm_authenticate (test/agreement.test.ts)
+    expect(r.stdout).toMatch(/the account step would return PAM_PERM_DENIED/);
     expect(r.stdout).toContain("kopano-admin -u alice --enable-feature imap");
   });
 
@@ -209,7 +245,8 @@ describe("pam-mapi check against the emulator", () => {
     expect(r.code).toBe(4);
     expect(r.stdout).toMatch(/server 1 http:\/\/127\.0\.0\.1:\d+\/: refused/);
     expect(r.stdout).toMatch(/result: PAM_AUTHINFO_UNAVAIL/);
-    expect(r.stdout).toMatch(/fix:\s+check that kopano-server/);
+    expect(r.stdout).toMatch(/server 1 \(http:[^\n]*\): connection refused \(ECONNREFUSED\)/);
+    expect(r.stdout).toMatch(/fix:\s+nothing listens there: start kopano-server/);
   });
 
   it("fails over from a dead server to a live one", async () => {
@@ -236,7 +273,7 @@ describe("pam-mapi check against the emulator", () => {
   it("reports an unreadable cafile= as a configuration error (exit 3)", async () => {
     const r = await check("alice", "Secr3t!", "--arg", `socket=${httpsUrl}`, "--arg", `cafile=${tmp}/absent-ca.pem`);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/cause:\s+cafile=/);
+    expect(r.stdout).toMatch(/cause:\s+configuration error: cafile=\S+: no such file or directory \(ENOENT\)/);
   });
 
   it("shows progress on stderr while waiting on a slow server (--verbose)", async () => {
@@ -281,11 +318,11 @@ describe("password input", async () => {
     await expect(pending).rejects.toThrow(/interrupted/);
   });
 
-  it("takes the first line of stdin (CRLF too) as bytes, UTF-8 intact", async () => {
+  it("takes the first line of stdin as bytes, UTF-8 intact, ending at the LF only (a CR stays, as in pam_mapi.so)", async () => {
     const stdin = new PassThrough();
     const pending = readPassword(stdin, { write() {} }, "", true);
     stdin.end(Buffer.from("hunter2 ü\r\nsecond line\n"));
-    expect(decode(await pending)).toBe("hunter2 ü");
+    expect(decode(await pending)).toBe("hunter2 ü\r");
   });
 
   it("reads a password without a trailing newline up to end of input", async () => {
@@ -317,6 +354,118 @@ describe("pam-mapi emulate", () => {
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(stdout).toContain("emulator stopped");
+  });
+});
+
+describe("pam-mapi emulate --unix: only a stale socket is replaced; www-data can connect", () => {
+  /** Starts `pam-mapi emulate ARGS`; resolves with its banner once it is up, or its exit code and output. */
+  function startEmulate(args: string[]) {
+    const child = spawn(process.execPath, [bin, "emulate", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    const ready = new Promise<{ up: boolean; stdout: string; stderr: string; code: number | null }>((resolve) => {
+      child.stdout.on("data", (c) => {
+        stdout += c;
+        if (stdout.includes("stop with Ctrl-C")) resolve({ up: true, stdout, stderr, code: null });
+      });
+      child.on("exit", (code) => resolve({ up: false, stdout, stderr, code }));
+    });
+    const stop = async () => {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.on("exit", r));
+      child.kill("SIGTERM");
+      return exited;
+    };
+    return { ready, stop };
+  }
+  const shared = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-emulate-"));
+  chmodSync(shared, 0o755);
+  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+
+  it("refuses a regular file and leaves it alone", async () => {
+    const file = path.join(shared, "precious.txt");
+    writeFileSync(file, "not a socket\n");
+    const e = startEmulate(["--unix", file]);
+    const r = await e.ready;
+    expect(r).toMatchObject({ up: false, code: 3 });
+    expect(r.stderr).toContain(`${file}: is a regular file; the emulator replaces nothing but a stale socket`);
+    expect(r.stderr).toMatch(/fix: choose another --unix path/);
+    expect(readFileSync(file, "utf8")).toBe("not a socket\n");
+  });
+
+  it("refuses a directory", async () => {
+    const dir = mkdtempSync(path.join(shared, "dir-"));
+    const r = await startEmulate(["--unix", dir]).ready;
+    expect(r).toMatchObject({ up: false, code: 3 });
+    expect(r.stderr).toContain(`${dir}: is a directory`);
+  });
+
+  it("refuses a socket a live server accepts on, and that server keeps serving", async () => {
+    const live = path.join(shared, "live.sock");
+    const server = net.createServer((s) => { s.on("error", () => {}); s.end("still me\n"); });
+    await new Promise<void>((resolve) => server.listen(live, resolve));
+    try {
+      const r = await startEmulate(["--unix", live]).ready;
+      expect(r).toMatchObject({ up: false, code: 3 });
+      expect(r.stderr).toContain(`${live}: is a live socket`);
+      expect(r.stderr).toMatch(/fix: stop that server first/);
+      const answer = await new Promise<string>((resolve, reject) => {
+        let got = "";
+        net.connect(live).on("data", (d) => (got += d)).on("end", () => resolve(got)).on("error", reject);
+      });
+      expect(answer).toBe("still me\n");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("replaces a stale socket, lists its users and their features, and www-data can log in through it", async () => {
+    const stale = path.join(shared, "stale.sock");
+    // bound, never listening, its process gone: what a crashed server leaves behind
+    execFileSync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale]);
+    const e = startEmulate(["--unix", stale]);
+    try {
+      const r = await e.ready;
+      expect(r.up).toBe(true);
+      expect(r.stdout).toContain(`listening: file://${stale}`);
+      expect(r.stdout).toContain("alice: features enabled mobile outlook webapp; disabled imap pop3");
+      expect(r.stdout).toContain("bob: features enabled imap mobile outlook pop3 webapp; disabled none");
+      expect(r.stdout).toContain("carol (inactive)");
+      expect(r.stdout).not.toContain("Secr3t!");
+      expect(r.stdout).not.toMatch(/warning: other users/);
+      // The Apache recipe's www-data: a check through the socket as that user, configuration readable by it.
+      const conf = path.join(shared, "www.conf");
+      writeFileSync(conf, `socket = file://${stale}\n`, { mode: 0o644 });
+      const asWww = await new Promise<Run>((resolve, reject) => {
+        const child = spawn("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, bin,
+          "check", "alice", "--config", conf, "--password-stdin"], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c) => (stdout += c));
+        child.stderr.on("data", (c) => (stderr += c));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr, ms: 0 }));
+        child.stdin.end("Secr3t!\n");
+      });
+      expect(asWww.stdout).toMatch(/result: PAM_SUCCESS/);
+      expect(asWww.code).toBe(0);
+    } finally {
+      expect(await e.stop()).toBe(0);
+    }
+  });
+
+  it("warns when a directory on the way keeps other users out", async () => {
+    const closed = mkdtempSync(path.join(shared, "closed-"));
+    chmodSync(closed, 0o700);
+    const e = startEmulate(["--unix", path.join(closed, "server.sock")]);
+    try {
+      const r = await e.ready;
+      expect(r.up).toBe(true);
+      expect(r.stdout).toContain(`warning: other users (www-data) cannot reach ${closed}/server.sock: ${closed} has mode 0700; fix: chmod o+x ${closed}`);
+    } finally {
+      await e.stop();
+    }
   });
 });
 
@@ -378,7 +527,8 @@ describe("pam-mapi --json", () => {
     const badDoc = JSON.parse(b.stdout);
     expect(badDoc).toMatchObject({ valid: false, exitCode: 3 });
     for (const service of badDoc.services) {
-      expect(service).toMatchObject({ valid: false, settings: null, cause: expect.stringMatching(/line 4: timeout/), fix: expect.any(String) });
+      expect(service).toMatchObject({ valid: false, settings: null, cause: `configuration error: ${bad}:4: timeout: 'soon' is not a number of seconds from 0.1 to 300 with at most 3 decimals (e.g. timeout=10)`,
+        fix: "write timeout=SECONDS, from 0.1 to 300, e.g. timeout=10" });
     }
   });
 });

@@ -293,7 +293,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
   it("unknown key", async () => {
     const file = "; pam_mapi\n\nsocket = file:///run/k.sock\n\n[imap]\nservice = imap\nsockett = http://x/\n";
     expect(await errorOf("imap", [], file)).toBe(line(7) +
-      "unknown key 'sockett' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok)");
+      "unknown key 'sockett' (did you mean 'socket'?; known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok)");
     expect(await errorOf("imap", ["debug", "foo=bar"], "")).toBe(
       "module argument 2 'foo=bar': unknown key 'foo' (known: socket, service, timeout, cafile, capath, try_first_pass, use_first_pass, ignore_unavailable, quiet, debug, use_authtok, config)");
     expect(await errorOf("imap", [], "Socket=file:///x")).toMatch(/^configuration file line 1: unknown key 'Socket'/);
@@ -301,7 +301,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
 
   it("errors in sections for other services count too", async () => {
     expect(await errorOf("imap", [], "[imap]\ndebug\n[pop3]\ntimeout = 0\n")).toBe(line(4) +
-      "timeout: '0' is not a number of seconds from 0.1 to 300 with at most 3 decimals");
+      "timeout: '0' is not a number of seconds from 0.1 to 300 with at most 3 decimals (e.g. timeout=10)");
     expect(await errorOf("sshd", [], "[imap]\nverbose\n")).toMatch(/^configuration file line 2: unknown key 'verbose'/);
   });
 
@@ -341,11 +341,11 @@ describe("errors name the place, what is wrong and what is allowed", () => {
   });
 
   it("duplicate keys: within the top level, a section (also across case and repeated headers), the arguments", async () => {
-    expect(await errorOf("x", [], "debug\nquiet\ndebug = no\n")).toBe(line(3) + "duplicate key 'debug' (first set on line 1)");
-    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[pop3]\n[imap]\ntimeout=6\n")).toBe(line(5) + "duplicate key 'timeout' (first set on line 2)");
-    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[IMAP]\ntimeout=6\n")).toBe(line(4) + "duplicate key 'timeout' (first set on line 2)");
+    expect(await errorOf("x", [], "debug\nquiet\ndebug = no\n")).toBe(line(3) + "duplicate key 'debug' (first set on line 1; keep one of them)");
+    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[pop3]\n[imap]\ntimeout=6\n")).toBe(line(5) + "duplicate key 'timeout' (first set on line 2; keep one of them)");
+    expect(await errorOf("x", [], "[imap]\ntimeout=5\n[IMAP]\ntimeout=6\n")).toBe(line(4) + "duplicate key 'timeout' (first set on line 2; keep one of them)");
     expect(await errorOf("x", ["quiet", "debug", "quiet=no"], "")).toBe(
-      "module argument 3 'quiet=no': duplicate key 'quiet' (first set in argument 1)");
+      "module argument 3 'quiet=no': duplicate key 'quiet' (first set in argument 1; keep one of them)");
     // The same key at the top level and in a section is the point of sections, not a duplicate.
     expect((await settingsOf("imap", [], "timeout=5\n[imap]\ntimeout=6\n")).timeoutMs).toBe(6000);
   });
@@ -425,7 +425,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
     expect(await errorOf("imap", sixtyFour, "")).toBe("module argument 2 '': missing key before '='");
     expect(await errorOf("imap", [...sixtyFour, "quiet"], "")).toBe("module arguments: 65 given, at most 64 are allowed");
     expect(await errorOf("imap", ["config=/etc/a.conf", "debug", "config=/etc/b.conf"], "")).toBe(
-      "module argument 3 'config=/etc/b.conf': duplicate key 'config' (first set in argument 1)");
+      "module argument 3 'config=/etc/b.conf': duplicate key 'config' (first set in argument 1; keep one of them)");
     expect(await errorOf("imap", ["=yes"], "")).toBe("module argument 1 '=yes': missing key before '='");
     expect(await errorOf("imap", ["socket"], "")).toBe("module argument 1 'socket': 'socket' needs a value (socket=URL[,URL...])");
     expect(await errorOf("imap", ["cafile=/etc/\x1bca"], "")).toBe("module argument 1 'cafile=/etc/\\u001Bca': control character U+001B");

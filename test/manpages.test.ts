@@ -17,10 +17,10 @@ function rendered(page: string): string {
   return r.stdout.replace(/.\u0008/g, "");
 }
 
-/** The option names the guest's parser accepts, from assembly/config.ts (KEY_NAMES). */
+/** The option names the guest's parser accepts, from assembly/config-keys.ts (KEY_NAMES). */
 function guestKeys(): string[] {
-  const source = readFileSync(path.join(repoRoot, "assembly/config.ts"), "utf8");
-  const list = /const KEY_NAMES: Array<string> = \[([^\]]*)\]/.exec(source);
+  const source = readFileSync(path.join(repoRoot, "assembly/config-keys.ts"), "utf8");
+  const list = /export const KEY_NAMES: Array<string> = \[([^\]]*)\]/.exec(source);
   expect(list).not.toBeNull();
   const keys = [...list![1].matchAll(/"([a-z_]+)"/g)].map((m) => m[1]);
   expect(keys).toContain("socket");

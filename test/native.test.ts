@@ -187,6 +187,7 @@ describe("loader with the test guest", () => {
     ["bad-ret", "return area out of bounds"], ["bad-log-level", "log: level out of range"],
     ["log-oob", "log: message out of bounds"], ["post-oob", "post: body out of bounds"],
     ["configure-oob", "server list out of bounds"], ["configure-flags", "unknown option flags"],
+    ["configure-features-oob", "feature list out of bounds"], ["configure-features-bad", "unknown feature name"],
     ["trap-after-post", "unreachable"],
   ])("guest misbehaviour %s is PAM_SERVICE_ERR with a log line, and the process carries on", async (test, detail) => {
     const svc = service(TEST_MODULE, [`socket=${server.url}`, `test=${test}`]);

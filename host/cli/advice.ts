@@ -2,8 +2,9 @@
 // plain words, and what to do about it; plus the exit code.
 import type { AuthenticationOutcome } from "../authenticate.js";
 import type { Code } from "../guest-values.js";
-import type { TransportErrorName } from "../transport/types.js";
+import type { PostRecord, TransportErrorName } from "../transport/types.js";
 import { EXIT } from "./exit-codes.js";
+import { configFix, locateConfigError } from "./config-advice.js";
 
 export const PAM_NAMES: Record<Code, string> = {
   "success": "PAM_SUCCESS",
@@ -56,20 +57,43 @@ export function adviseOnTransport(error: TransportErrorName) {
   return TRANSPORT_ADVICE[error];
 }
 
-export function advise(outcome: AuthenticationOutcome, user: string): Advice {
+/** Fixes for the precise causes (the words of host/transport/cause.ts and the module's log line). */
+const CAUSE_FIXES: Array<[RegExp, string]> = [
+  [/^no such socket \(ENOENT\)/, "kopano-server is not running, or socket= names the wrong path: compare it with server_pipe_name in server.cfg (`ls -l` the path)"],
+  [/^permission denied \(EACCES\)/, "this user may not open the socket: run as a user in the socket's group (Apache: add www-data to the group that owns the socket, e.g. `adduser www-data kopano`), or use http(s):// instead"],
+  [/^connection refused \(ECONNREFUSED\)/, "nothing listens there: start kopano-server (or zarafa-server) and compare socket= with server_listen / server_listen_tls / server_pipe_name in server.cfg"],
+  [/^this port speaks plain HTTP/, "use http:// for this port, or https:// with the server's TLS port (server_listen_tls, usually 237)"],
+  [/^TLS: (self-signed certificate|unable to get local issuer certificate|unable to get issuer certificate|unable to verify the first certificate|self-signed certificate in certificate chain)/,
+    "set cafile= (or capath=) to the CA that signed the server's certificate; `openssl s_client -connect HOST:PORT -CAfile FILE` shows the chain"],
+  [/^TLS: hostname mismatch/, "use in socket= the host name the certificate names (`openssl x509 -noout -ext subjectAltName -in CERT`), or reissue the certificate for this name"],
+  [/^TLS: certificate has expired/, "renew the server's certificate (server_ssl_key_file in server.cfg)"],
+  [/^TLS: certificate is not yet valid/, "check the clocks of this machine and of the server"],
+];
+
+/** Cause and fix for one failed post: the precise cause from the transport, the fix that fits it. */
+export function adviseOnPost(p: PostRecord): { cause: string; fix: string } {
+  const general = TRANSPORT_ADVICE[p.error ?? "internal"];
+  const cause = p.detail ? `server ${p.server + 1} (${p.url}): ${p.detail}` : general.cause;
+  const fix = CAUSE_FIXES.find(([pattern]) => pattern.test(p.detail ?? ""))?.[1] ?? general.fix;
+  return { cause, fix };
+}
+
+/** `configPath`: the file the configuration came from, so its errors read PATH:LINE. */
+export function advise(outcome: AuthenticationOutcome, user: string, configPath = ""): Advice {
   const { verdict, failure, posts } = outcome;
   const pam = PAM_NAMES[verdict.code];
   if (failure) {
     switch (failure.stage) {
       case "configure":
-        return { pam, exitCode: EXIT.config, cause: `configuration error: ${failure.message || "(the guest gave no message)"}`,
-          fix: "correct the line it names in the configuration file, or the module argument (--arg)" };
+        return { pam, exitCode: EXIT.config,
+          cause: `configuration error: ${failure.message ? locateConfigError(failure.message, configPath) : "(the guest gave no message)"}`,
+          fix: configFix(failure.message) };
       case "servers":
         return { pam, exitCode: EXIT.config, cause: failure.message,
           fix: "socket= takes file:///path/to/server.sock, http://host[:port]/ or https://host[:port]/, comma-separated" };
       case "trust":
-        return { pam, exitCode: EXIT.config, cause: failure.message,
-          fix: "cafile= must name a readable PEM file with the CA certificate(s); capath= a directory of PEM certificates" };
+        return { pam, exitCode: EXIT.config, cause: `configuration error: ${failure.message}`,
+          fix: "cafile= must name a PEM file with the CA certificate(s), capath= a directory of PEM certificates, both readable by the user that runs the PAM service (pam_mapi.so checks them before it asks for a password)" };
       case "guest":
         return { pam, exitCode: EXIT.internal, cause: failure.message,
           fix: "this is a bug in pam_mapi (or build/jco is stale: npm run build:guest); please report it with this output" };
@@ -84,8 +108,10 @@ export function advise(outcome: AuthenticationOutcome, user: string): Advice {
     case "auth-err":
       if (featureProblem || verdict.code === "perm-denied") {
         const which = feature ?? "FEATURE";
-        return { pam, exitCode: EXIT.denied,
-          cause: `the password is right, but the required feature${feature ? ` ${feature}` : ""} is not enabled for ${user}`,
+        // As pam_sm_authenticate: PAM_AUTH_ERR (pam_entry.c's conclude); only the account step says PERM_DENIED.
+        return { pam: PAM_NAMES["auth-err"], exitCode: EXIT.denied,
+          cause: `the password is right, but the required feature${feature ? ` ${feature}` : ""} is not enabled for ${user} ` +
+            "(the auth step returns PAM_AUTH_ERR; the account step would return PAM_PERM_DENIED)",
           fix: `kopano-admin -u ${user} --enable-feature ${which}` + (feature ? "" : " (one of the features in service=)") };
       }
       if (posts.length === 0) {
@@ -101,7 +127,7 @@ export function advise(outcome: AuthenticationOutcome, user: string): Advice {
       const last = failed[failed.length - 1];
       const unusable = verdict.code === "ignore" ? " (ignore_unavailable: the PAM stack falls through to the next module)" : "";
       if (last?.error) {
-        const t = TRANSPORT_ADVICE[last.error];
+        const t = adviseOnPost(last);
         return { pam, exitCode: EXIT.unavailable, cause: `no server could be asked: ${t.cause}${unusable}`, fix: t.fix };
       }
       return { pam, exitCode: EXIT.unavailable,

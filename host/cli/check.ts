@@ -1,7 +1,8 @@
 // `pam-mapi check USER`: one real authentication through the same guest pam_mapi.so runs, with debug forced
 // on, printing what happened per server, the PAM verdict, its cause and the fix.
 import { runAuthentication, runConfigure } from "../authenticate.js";
-import { ConfigFileError, configPathFor, readConfigFile } from "../config-file.js";
+import { ConfigFileError, configPathFor, readConfigFile, sectionNames } from "../config-file.js";
+import { editDistance } from "./section-warnings.js";
 import { advise, adviseOnTransport, type Advice } from "./advice.js";
 import { paintFor, paintResult } from "./colour.js";
 import { settingsJson, writeJson } from "./json.js";
@@ -11,6 +12,7 @@ import { ms, settingsLines } from "./format.js";
 import type { CliIo } from "./io.js";
 import { PasswordInterrupted, readPassword } from "./password.js";
 import type { PostRecord } from "../transport/types.js";
+import { PLAIN_HTTP } from "../transport/cause.js";
 import type { LogLine } from "../authenticate.js";
 import type { Verdict } from "../guest-values.js";
 
@@ -59,13 +61,15 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   const service = values.service!;
   if (service === "") throw new UsageError("--service needs a non-empty name");
   // Debug is forced on so the guest explains itself (er codes, feature lists); never a password.
-  const args = [...moduleArguments(values.arg), "debug"];
+  // The settings shown are the configured ones (configure runs without the forced debug).
+  const configuredArgs = moduleArguments(values.arg);
+  const args = [...configuredArgs, "debug"];
   const json = values.json!;
   // In --json mode the report lines are not printed; the same facts go into one document at the end.
   const out = (line: string) => { if (!json) io.stdout.write(`${line}\n`); };
   const err = (line: string) => io.stderr.write(`${line}\n`);
   const paint = paintFor(io.stdout, io.env ?? process.env);
-  const report: CheckReport = { user, service, configuration: { path: "", present: false }, settings: null, servers: [], log: [] };
+  const report: CheckReport = { user, service, configuration: { path: "", present: false }, settings: null, servers: [], log: [], warnings: [] };
   const finish = (advice: Advice, verdict?: Verdict): number => {
     if (json) {
       writeJson(io.stdout, {
@@ -102,12 +106,17 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
   }
   report.configuration.present = config.length > 0;
   out(`pam-mapi check ${user} (PAM service ${service}; configuration ${config.length ? where.path : `${where.path} absent, module arguments only`})`);
+  const near = nearMissSection(sectionNames(config), service);
+  if (near) {
+    report.warnings.push(`no [${service}] section, but [${near}] is a near miss: a typo? ${service} gets the top-level settings`);
+    out(`warning: ${report.warnings[report.warnings.length - 1]}`);
+  }
 
   // Pin and show the servers before the password is read, as pam_mapi.so does.
-  const configured = await runConfigure({ service, args, config });
+  const configured = await runConfigure({ service, args: configuredArgs, config });
   if (!configured.ok) {
     const advice = advise({ verdict: { code: "service-err", reason: configured.message, user: "" },
-      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user);
+      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user, where.path);
     for (const line of configured.logs) guestLog(line);
     return finish(advice);
   }
@@ -138,7 +147,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
       : undefined,
   });
   if (outcome.posts.length === 0) out("  no server was contacted");
-  return finish(advise(outcome, user), outcome.verdict);
+  return finish(advise(outcome, user, where.path), outcome.verdict);
 }
 
 interface CheckReport {
@@ -148,6 +157,14 @@ interface CheckReport {
   settings: ReturnType<typeof settingsJson> | null;
   servers: PostRecord[];
   log: LogLine[];
+  warnings: string[];
+}
+
+/** A section within 2 edits of `service` when none matches it (sections match services ignoring ASCII case). */
+function nearMissSection(sections: string[], service: string): string | undefined {
+  const wanted = service.toLowerCase();
+  if (sections.some((s) => s.toLowerCase() === wanted)) return undefined;
+  return sections.find((s) => editDistance(s.toLowerCase(), wanted) <= 2);
 }
 
 function describePost(p: PostRecord): string {
@@ -158,7 +175,9 @@ function describePost(p: PostRecord): string {
     return `${head} HTTP ${p.status}, ${connect}${tls}, ${p.requestBytes} bytes sent, ${p.replyBytes} received, ${ms(p.totalMs)} total`;
   }
   const status = p.status ? ` (HTTP ${p.status})` : "";
-  return `${head} ${p.error}${status} after ${ms(p.totalMs)}, ${connect}${tls}: ${p.detail ?? ""}\n` +
-    `    means: ${adviseOnTransport(p.error).cause}`;
+  // The general meaning of the error kind, unless the precise cause says otherwise (a TLS error that is really a
+  // plain-HTTP port is not about certificates).
+  const means = p.detail === PLAIN_HTTP ? "https:// met a server that answered in plain HTTP" : adviseOnTransport(p.error).cause;
+  return `${head} ${p.error}${status} after ${ms(p.totalMs)}, ${connect}${tls}: ${p.detail ?? ""}\n    means: ${means}`;
 }
 

@@ -9,6 +9,7 @@ import { settingsLines } from "./format.js";
 import { paintFor } from "./colour.js";
 import { settingsJson, writeJson } from "./json.js";
 import type { CliIo } from "./io.js";
+import { sectionWarnings } from "./section-warnings.js";
 
 export const CONFIG_HELP = `Usage: pam-mapi config [options]
 
@@ -19,8 +20,13 @@ Options:
   --config PATH       configuration file (default: /etc/security/pam_mapi.conf)
   --service NAME      show only this PAM service (repeatable)
   --arg KEY=VALUE     a module argument as on the /etc/pam.d line (repeatable)
+  --pam-dir DIR       where the PAM service files are, to check that every [section] names one
+                      (default: /etc/pam.d)
   --json              print one JSON document (settings or error per PAM service) instead of the report
   --help              this text
+
+A [section] that names no file in the PAM directory is a warning (its keys apply to no service; a near miss
+such as [smpt] for smtp gets "did you mean [smtp]?"); warnings do not change the exit code.
 
 Exit codes: 0 valid, 2 usage error, 3 configuration error, 5 internal error.`;
 
@@ -30,6 +36,7 @@ export async function config(argv: string[], io: CliIo): Promise<number> {
     service: { type: "string", multiple: true },
     arg: { type: "string", multiple: true },
     json: { type: "boolean", default: false },
+    "pam-dir": { type: "string", default: "/etc/pam.d" },
     help: { type: "boolean", default: false },
   });
   if (values.help) {
@@ -59,6 +66,8 @@ export async function config(argv: string[], io: CliIo): Promise<number> {
   if (args.length) out(`module arguments: ${args.join(" ")}`);
 
   const sections = sectionNames(bytes);
+  const warnings = sectionWarnings(sections, values["pam-dir"]!);
+  for (const w of warnings) out(`${paint.bad("warning:")} ${w.message}`);
   // The top level is what a service without a section gets; ask for it under a name no section uses.
   const topLevelName = ["other", "pam-mapi-top-level"].find((n) => !sections.includes(n))!;
   const services: { name: string; title: string; section: string | null }[] = values.service?.length
@@ -81,7 +90,7 @@ export async function config(argv: string[], io: CliIo): Promise<number> {
       continue;
     }
     const advice = advise({ verdict: { code: "service-err", reason: outcome.message, user: "" },
-      failure: { stage: outcome.stage, message: outcome.message }, posts: [], logs: outcome.logs }, "");
+      failure: { stage: outcome.stage, message: outcome.message }, posts: [], logs: outcome.logs }, "", where.path);
     out(`  ${paint.bad("error:")} ${advice.cause}`);
     out(`  fix:   ${advice.fix}`);
     results.push({ ...entry, valid: false, settings: null, cause: advice.cause, fix: advice.fix ?? null });
@@ -89,10 +98,11 @@ export async function config(argv: string[], io: CliIo): Promise<number> {
   }
   if (json) {
     writeJson(io.stdout, { command: "config", configuration: { path: where.path, present: bytes.length > 0 }, arguments: args,
-      services: results, valid: exitCode === EXIT.ok, exitCode });
+      services: results, warnings, valid: exitCode === EXIT.ok, exitCode });
     return exitCode;
   }
   out("");
-  out(exitCode === EXIT.ok ? paint.good("configuration is valid") : paint.bad("configuration has errors"));
+  const warned = warnings.length ? ` (${warnings.length} warning${warnings.length > 1 ? "s" : ""} above)` : "";
+  out(exitCode === EXIT.ok ? paint.good(`configuration is valid${warned}`) : paint.bad(`configuration has errors${warned}`));
   return exitCode;
 }

@@ -1,5 +1,6 @@
 // `pam-mapi emulate`: runs the Kopano server emulator (host/emulator) for trying pam_mapi without a Kopano
 // installation, prints its URLs and stops on SIGINT/SIGTERM.
+import { statSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { packageRoot } from "../package-root.js";
@@ -20,9 +21,14 @@ Options:
   --https HOST:PORT   HTTPS listener (repeatable), needs --cert and --key
   --cert FILE         PEM certificate (chain) for --https
   --key FILE          PEM private key for --https
-  --unix PATH         unix socket listener, e.g. /tmp/kopano.sock (use socket=file:///tmp/kopano.sock)
+  --unix PATH         unix socket listener, e.g. /tmp/kopano.sock (use socket=file:///tmp/kopano.sock);
+                      mode 0666 like kopano-server's, so www-data (Apache) can connect. Only a stale
+                      socket at PATH is replaced: a file, a directory or a live server's socket is refused
   --verbose           print the emulator's log lines on stderr
   --help              this text
+
+The users file is JSON: { "defaultDisabledFeatures": ["imap", "pop3"], "users": [ { "name": "alice",
+"password": "Secr3t!", "active": true, "enabledFeatures": [], "disabledFeatures": [] } ] } (pam-mapi(1)).
 
 Exit codes: 0 stopped cleanly, 2 usage error, 3 bad users file / certificate, 5 internal error.`;
 
@@ -32,7 +38,11 @@ type Listen =
   | { http: { host?: string; port?: number } }
   | { https: { host?: string; port?: number; key: string | Buffer; cert: string | Buffer } }
   | { unix: { path: string; mode?: number } };
-interface Emulator { urls: string[]; close(): Promise<void> }
+interface Emulator {
+  urls: string[];
+  close(): Promise<void>;
+  listUsers(): Array<{ name: string; active: boolean; enabled: string[]; disabled: string[] }>;
+}
 interface EmulatorModule {
   startEmulator(o: { profile?: string; users: unknown; listen: Listen[]; log?: (line: string) => void }): Promise<Emulator>;
   loadUserDb(path: string): unknown;
@@ -89,7 +99,8 @@ export async function emulate(argv: string[], io: CliIo): Promise<number> {
       const key = readFileSync(values.key!);
       for (const h of values.https) listen.push({ https: { ...hostPort(h, "--https"), cert, key } });
     }
-    for (const p of values.unix ?? []) listen.push({ unix: { path: path.resolve(p) } });
+    // 0666 as kopano-server makes its server.sock: the Apache recipe's www-data must be able to connect.
+    for (const p of values.unix ?? []) listen.push({ unix: { path: path.resolve(p), mode: 0o666 } });
   } catch (e) {
     if (e instanceof UsageError) throw e;
     io.stderr.write(`pam-mapi emulate: ${(e as Error).message}\nfix: check --users, --cert and --key (readable files)\n`);
@@ -104,12 +115,22 @@ export async function emulate(argv: string[], io: CliIo): Promise<number> {
       log: values.verbose ? (line) => io.stderr.write(`${line}\n`) : undefined,
     });
   } catch (e) {
+    const fix = (e as { fix?: unknown }).fix;
     io.stderr.write(`pam-mapi emulate: cannot start: ${(e as Error).message}\n` +
-      "fix: choose a free port (or port 0), a writable socket directory, and a matching --cert/--key pair\n");
+      `fix: ${typeof fix === "string" ? fix : "choose a free port (or port 0), a writable socket directory, and a matching --cert/--key pair"}\n`);
     return EXIT.config;
   }
   io.stdout.write(`emulating ${values.profile} with users from ${usersFile}\n`);
   for (const url of running.urls) io.stdout.write(`listening: ${url}\n`);
+  for (const p of values.unix ?? []) {
+    const blocked = unreachableDirectory(path.resolve(p));
+    if (blocked) io.stdout.write(`warning: other users (www-data) cannot reach ${path.resolve(p)}: ${blocked}\n`);
+  }
+  io.stdout.write("users (passwords: see the users file):\n");
+  for (const u of running.listUsers()) {
+    io.stdout.write(`  ${u.name}${u.active ? "" : " (inactive)"}: features enabled ${u.enabled.join(" ") || "none"}; ` +
+      `disabled ${u.disabled.join(" ") || "none"}\n`);
+  }
   io.stdout.write(`try: pam-mapi check alice --arg socket=${running.urls[0]}\n`);
   io.stdout.write("stop with Ctrl-C\n");
 
@@ -126,4 +147,17 @@ export async function emulate(argv: string[], io: CliIo): Promise<number> {
   await running.close();
   io.stdout.write("emulator stopped\n");
   return EXIT.ok;
+}
+
+/** Why a user other than the owner could not reach `socketPath` (a directory on the way without o+x), or "". */
+function unreachableDirectory(socketPath: string): string {
+  for (let dir = path.dirname(socketPath); ; dir = path.dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode & 0o777;
+      if ((mode & 0o001) === 0) return `${dir} has mode ${mode.toString(8).padStart(4, "0")}; fix: chmod o+x ${dir}, or use another directory`;
+    } catch {
+      return "";
+    }
+    if (dir === path.dirname(dir)) return "";
+  }
 }

@@ -19,6 +19,7 @@ export function settingsLines(settings: Settings, indent = "  "): string[] {
   return [
     `${indent}socket=   ${settings.servers.join(",")}`,
     ...settings.servers.map((s, i) => `${indent}  server ${i + 1}: ${s}`),
+    `${indent}service=  ${settings.features.length ? `${settings.features.join("|")} (the user needs at least one of these Kopano features enabled)` : "(none: no feature check)"}`,
     `${indent}timeout=  ${settings.timeoutMs / 1000} s per server (connect included)`,
     `${indent}cafile=   ${settings.cafile || "(none)"}`,
     `${indent}capath=   ${settings.capath || "(none)"}`,

@@ -12,6 +12,8 @@ export function settingsJson(settings: Settings) {
     cafile: settings.cafile || null,
     capath: settings.capath || null,
     trust: settings.cafile || settings.capath ? "cafile/capath" : "system store",
+    /** service=: at least one of these features must be enabled for the user; [] = no feature check */
+    service: settings.features,
     options: settings.options,
   };
 }

@@ -5,9 +5,12 @@ import { runConfigure, type LogLine } from "../authenticate.js";
 import { runChauthtok, type Phase } from "../chauthtok.js";
 import { ConfigFileError, configPathFor, readConfigFile } from "../config-file.js";
 import type { Verdict } from "../guest-values.js";
-import { PAM_NAMES } from "./advice.js";
+import type { PostRecord } from "../transport/types.js";
+import type { Advice } from "./advice.js";
 import { moduleArguments, parseCommandLine, UsageError } from "./arguments.js";
 import { EXIT } from "./exit-codes.js";
+import { writeJson } from "./json.js";
+import { adviseOnChange } from "./passwd-advice.js";
 import type { CliInput, CliIo } from "./io.js";
 import { MAX_PASSWORD_BYTES, PasswordInterrupted, readPassword } from "./password.js";
 
@@ -18,19 +21,26 @@ is checked first, then set with a setUser that keeps every other attribute (admi
 and the change counts only once the new password logs in. Prompts without echo for the current password and
 the new one (twice); with --stdin (or when stdin is not a terminal) reads two lines: current, then new.
 
+At a terminal, once the current password is verified, the change is rehearsed with the current password as
+the new one (the server stores the same password again) before the new one is asked for: a user whose
+passwords the server takes from LDAP/Active Directory or from the system (user_plugin = ldap or unix) is told
+where to change it before typing a new password twice.
+
 Options:
   --service NAME   PAM service; selects the [NAME] section of the configuration file (default: passwd)
   --config PATH    configuration file (default: /etc/security/pam_mapi.conf)
   --arg KEY=VALUE  a module argument as on the /etc/pam.d line (repeatable), e.g. --arg socket=file:///run/kopano/server.sock
-  --stdin          read the current and the new password as two lines from stdin
+  --stdin          read the current and the new password as two lines from stdin (each ends at its LF only)
   --rhost HOST     the remote host to report to the guest (PAM_RHOST)
+  --json           print one JSON document (result, cause, fix, each server, the guest's log) instead of text
   --verbose        print the guest's log lines (never a password)
   --help           this text
 
 Exit codes: 0 changed, 1 wrong current password or change refused, 2 usage error, 3 configuration error,
 4 servers unavailable, 5 internal error, 130 interrupted.`;
 
-/** Up to `count` lines of stdin as bytes (CR before LF dropped); every chunk is zeroed after copying. */
+/** Up to `count` lines of stdin as bytes (each ends at its LF; a CR stays, as pam_mapi.so gets it from the
+ * conversation); every chunk is zeroed after copying. */
 function readLines(stdin: CliInput, count: number): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const buffer = new Uint8Array(count * (MAX_PASSWORD_BYTES + 2));
@@ -51,8 +61,7 @@ function readLines(stdin: CliInput, count: number): Promise<Uint8Array[]> {
       let start = 0;
       for (let i = 0; i <= length && out.length < count; i++) {
         if (i === length || buffer[i] === 0x0a) {
-          const end = i > start && buffer[i - 1] === 0x0d ? i - 1 : i;
-          if (i < length || end > start) out.push(buffer.slice(start, end));
+          if (i < length || i > start) out.push(buffer.slice(start, i));
           start = i + 1;
         }
       }
@@ -86,13 +95,34 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function exitCodeOf(verdict: Verdict): number {
-  switch (verdict.code) {
-    case "success": return EXIT.ok;
-    case "auth-err": case "perm-denied": case "authtok-err": return EXIT.denied;
-    case "authinfo-unavail": case "try-again": case "ignore": return EXIT.unavailable;
-    default: return EXIT.internal;
+
+/** The one JSON document or the text lines of a finished run. */
+function report(io: CliIo, json: boolean, doc: PasswdReport, advice: Advice, verdict?: Verdict): number {
+  if (json) {
+    writeJson(io.stdout, {
+      command: "passwd", ...doc,
+      result: { pam: advice.pam, code: verdict?.code ?? null, reason: verdict?.reason ?? null, user: verdict?.user || null },
+      cause: advice.cause, fix: advice.fix ?? null, exitCode: advice.exitCode,
+    });
+    return advice.exitCode;
   }
+  if (advice.exitCode === EXIT.ok) {
+    io.stdout.write(`pam-mapi passwd: password changed for ${verdict?.user || doc.user}\n`);
+    return advice.exitCode;
+  }
+  io.stderr.write(`pam-mapi passwd: ${advice.pam}: ${advice.cause}\n`);
+  if (advice.fix) io.stderr.write(`fix: ${advice.fix}\n`);
+  return advice.exitCode;
+}
+
+interface PasswdReport {
+  user: string;
+  service: string;
+  configuration: { path: string; present: boolean };
+  /** prelim, rehearsal (at a terminal), update: the passes that ran */
+  passes: string[];
+  servers: PostRecord[];
+  log: LogLine[];
 }
 
 export async function passwd(argv: string[], io: CliIo): Promise<number> {
@@ -102,6 +132,7 @@ export async function passwd(argv: string[], io: CliIo): Promise<number> {
     arg: { type: "string", multiple: true },
     stdin: { type: "boolean", default: false },
     rhost: { type: "string", default: "" },
+    json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -113,71 +144,84 @@ export async function passwd(argv: string[], io: CliIo): Promise<number> {
   const user = positionals[0];
   const service = values.service!;
   if (service === "") throw new UsageError("--service needs a non-empty name");
+  const json = values.json!;
   const args = moduleArguments(values.arg);
   const err = (line: string) => io.stderr.write(`${line}\n`);
-  const onLog = values.verbose ? (line: LogLine) => err(`  guest ${line.level}: ${line.message}`) : undefined;
+  const doc: PasswdReport = { user, service, configuration: { path: "", present: false }, passes: [], servers: [], log: [] };
+  const hooks = {
+    onLog: (line: LogLine) => {
+      doc.log.push(line);
+      if (values.verbose && !json) err(`  guest ${line.level}: ${line.message}`);
+    },
+    onPost: (record: PostRecord) => doc.servers.push(record),
+  };
+  const finish = (advice: Advice, verdict?: Verdict) => report(io, json, doc, advice, verdict);
 
   const where = configPathFor(args, values.config);
+  doc.configuration.path = where.path;
   let config: Uint8Array;
   try {
     config = readConfigFile(where.path, where.explicit);
   } catch (e) {
     if (!(e instanceof ConfigFileError)) throw e;
-    err(`pam-mapi passwd: configuration file ${e.message}`);
-    err(`fix: ${e.fix}`);
-    return EXIT.config;
+    return finish({ pam: "PAM_SERVICE_ERR", cause: `configuration file ${e.message}`, fix: e.fix, exitCode: EXIT.config });
   }
+  doc.configuration.present = config.length > 0;
   // Pin the servers before any password is read, as pam_mapi.so does.
   const configured = await runConfigure({ service, args, config });
   if (!configured.ok) {
-    err(`pam-mapi passwd: ${configured.stage === "configure" ? "configuration error: " : ""}${configured.message}`);
-    return configured.stage === "guest" ? EXIT.internal : EXIT.config;
+    return finish(adviseOnChange({ verdict: { code: "service-err", reason: configured.message, user: "" },
+      failure: { stage: configured.stage, message: configured.message }, posts: [], logs: configured.logs }, user, where.path));
   }
 
   const secrets: Uint8Array[] = [];
-  const wipeAll = () => secrets.forEach((s) => s.fill(0));
   try {
-    let current: Uint8Array, fresh: Uint8Array;
-    const fromLines = values.stdin! || !io.stdin.isTTY || !io.stdin.setRawMode;
-    if (fromLines) {
+    const interactive = !(values.stdin! || !io.stdin.isTTY || !io.stdin.setRawMode);
+    let current: Uint8Array;
+    let fresh: Uint8Array | undefined;
+    if (!interactive) {
       const lines = await readLines(io.stdin, 2);
       secrets.push(...lines);
       if (lines.length < 2) {
-        err("pam-mapi passwd: --stdin needs two lines: the current password, then the new one");
-        return EXIT.usage;
+        return finish({ pam: "PAM_AUTHTOK_ERR", exitCode: EXIT.usage, cause: "--stdin needs two lines: the current password, then the new one",
+          fix: "printf '%s\\n%s\\n' \"$CURRENT\" \"$NEW\" | pam-mapi passwd USER --stdin" });
       }
       [current, fresh] = lines;
     } else {
       current = await readPassword(io.stdin, io.stderr, `Current Kopano password for ${user}: `, false);
       secrets.push(current);
+    }
+
+    const run = async (phase: Phase, pass: string, newPassword: Uint8Array) => {
+      doc.passes.push(pass);
+      // runChauthtok zeroes what it is given: hand it copies, the originals are wiped below
+      return runChauthtok({ service, args, config, phase, user, rhost: values.rhost!, oldPassword: current.slice(),
+        newPassword: newPassword.slice() }, hooks);
+    };
+    let outcome = await run("prelim", "prelim", new Uint8Array(0));
+    if (outcome.verdict.code !== "success") return finish(adviseOnChange(outcome, user, where.path), outcome.verdict);
+    if (interactive) {
+      // The rehearsal: the same password again, so a server that cannot take a change says so before the new
+      // password is typed twice. A current password that could not be a new one (rare) only skips it.
+      outcome = await run("update", "rehearsal", current);
+      const unusable = outcome.verdict.code === "authtok-err" && /^The new password/.test(outcome.verdict.reason);
+      if (outcome.verdict.code !== "success" && !unusable) return finish(adviseOnChange(outcome, user, where.path), outcome.verdict);
       fresh = await readPassword(io.stdin, io.stderr, "New password: ", false);
       secrets.push(fresh);
       const again = await readPassword(io.stdin, io.stderr, "Retype new password: ", false);
       secrets.push(again);
       if (!same(fresh, again)) {
-        err("pam-mapi passwd: Sorry, passwords do not match.");
-        return EXIT.denied;
+        return finish({ pam: "PAM_AUTHTOK_ERR", exitCode: EXIT.denied, cause: "Sorry, passwords do not match.",
+          fix: "run it again and type the same new password twice" });
       }
     }
-
-    const run = async (phase: Phase) => (await runChauthtok({
-      service, args, config, phase, user, rhost: values.rhost!,
-      // runChauthtok zeroes what it is given: hand it copies, the originals are wiped below
-      oldPassword: current.slice(), newPassword: phase === "update" ? fresh.slice() : new Uint8Array(0),
-    }, { onLog })).verdict;
-    let verdict = await run("prelim");
-    if (verdict.code === "success") verdict = await run("update");
-    if (verdict.code === "success") {
-      io.stdout.write(`pam-mapi passwd: password changed for ${verdict.user || user}\n`);
-    } else {
-      err(`pam-mapi passwd: ${PAM_NAMES[verdict.code]}: ${verdict.reason}`);
-    }
-    return exitCodeOf(verdict);
+    outcome = await run("update", "update", fresh!);
+    return finish(adviseOnChange(outcome, user, where.path), outcome.verdict);
   } catch (e) {
     if (e instanceof PasswordInterrupted) return EXIT.interrupted;
-    err(`pam-mapi passwd: cannot read the password: ${(e as Error).message}`);
-    return EXIT.usage;
+    return finish({ pam: "PAM_AUTHTOK_ERR", exitCode: EXIT.usage, cause: `cannot read the password: ${(e as Error).message}`,
+      fix: "type it at the prompt, or pipe two lines to --stdin" });
   } finally {
-    wipeAll();
+    secrets.forEach((s) => s.fill(0));
   }
 }

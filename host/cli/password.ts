@@ -53,7 +53,9 @@ function readFirstLine(stdin: CliInput): Promise<Uint8Array> {
         secret.clear();
         reject(new Error(`the password on stdin is longer than ${MAX_PASSWORD_BYTES} bytes`));
       } else {
-        resolve(withoutTrailingCr(secret.take()));
+        // Only the LF ends the line: a CR before it is part of the password, as pam_mapi.so receives it
+        // from pamtester or saslauthd (the module strips nothing either).
+        resolve(secret.take());
       }
     };
     const onData = (chunk: Buffer | string) => {
@@ -77,14 +79,6 @@ function readFirstLine(stdin: CliInput): Promise<Uint8Array> {
     stdin.once("error", onError);
     stdin.resume();
   });
-}
-
-/** A CRLF line ending leaves a CR at the end of the line. */
-function withoutTrailingCr(bytes: Uint8Array): Uint8Array {
-  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0d) return bytes;
-  const out = bytes.slice(0, bytes.length - 1);
-  bytes.fill(0);
-  return out;
 }
 
 function readFromTerminal(stdin: CliInput, stderr: CliOutput, prompt: string): Promise<Uint8Array> {

@@ -2,15 +2,16 @@
 // ns:getUser byte for byte like the captured servers (see docs/emulator.md), over http, https and unix sockets.
 import net from 'node:net';
 import tls from 'node:tls';
-import { chmodSync, unlinkSync, existsSync } from 'node:fs';
+import { chmodSync, unlinkSync } from 'node:fs';
+import { claimUnixPath, UnixPathRefused } from './unix-socket-path.js';
 import { PROFILES, type Profile } from './profiles.js';
-import { UserDirectory, loadUserDb, type AuthMethod, type EmulatorUser, type ResolvedUser, type UserDb, type UserPlugin } from './users.js';
+import { UserDirectory, complementDefaultFeatures, loadUserDb, type AuthMethod, type EmulatorUser, type ResolvedUser, type UserDb, type UserPlugin } from './users.js';
 import { KCmdService } from './kcmd-service.js';
 import { serveConnection, type ListenerKind, type RecordedRequest } from './connection.js';
 import type { FaultMode } from './faults.js';
 
 export type { Profile, EmulatorUser, UserDb, FaultMode, RecordedRequest, UserPlugin, AuthMethod, ResolvedUser };
-export { loadUserDb };
+export { loadUserDb, UnixPathRefused };
 
 export type Listen =
   | { http: { host?: string; port?: number } }
@@ -38,6 +39,8 @@ export interface Emulator {
   openSessions(): number;
   /** A copy of a user's record as stored now (password included), or undefined. */
   user(name: string): ResolvedUser | undefined;
+  /** Every user with the features the server reports for them (no passwords), for the banner. */
+  listUsers(): Array<{ name: string; active: boolean; enabled: string[]; disabled: string[] }>;
   close(): Promise<void>;
 }
 
@@ -103,7 +106,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         urls.push(`https://${urlHost(host, true)}:${(server.address() as net.AddressInfo).port}/`);
       } else {
         const { path, mode } = l.unix;
-        if (existsSync(path)) unlinkSync(path);
+        await claimUnixPath(path);
         const server = net.createServer(track('unix'));
         servers.push(server);
         await listenOn(server, { path });
@@ -128,6 +131,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     user(name: string) {
       const u = directory.byName(name);
       return u ? structuredClone(u) : undefined;
+    },
+    listUsers() {
+      return options.users.users.map((entry) => {
+        const u = directory.byName(entry.name)!;
+        const f = complementDefaultFeatures(u, spec.builtinFeatures, directory.defaultDisabledFeatures);
+        return { name: u.name, active: u.active, enabled: f.enabled, disabled: f.disabled };
+      });
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -10,6 +10,7 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ServerUrl } from "../server-url.js";
 import { MAX_REPLY_BYTES, type PostOutcome, type TransportErrorName } from "./types.js";
+import { errnoCause, httpStatusCause, TIMED_OUT, tlsCause } from "./cause.js";
 
 export interface PostOptions {
   deadline: number;
@@ -86,8 +87,8 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     };
 
     const remaining = options.deadline - Date.now();
-    if (remaining <= 0) return fail("timeout", "the deadline for this server had already passed");
-    timer = setTimeout(() => fail("timeout", `no complete reply within the deadline`), remaining);
+    if (remaining <= 0) return fail("timeout", `${TIMED_OUT} (the deadline for this server had already passed)`);
+    timer = setTimeout(() => fail("timeout", `${TIMED_OUT} (no complete reply within the deadline)`), remaining);
 
     const headers: http.OutgoingHttpHeaders = {
       "Content-Type": "text/xml; charset=utf-8",
@@ -139,14 +140,16 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     });
 
     request.on("error", (e: NodeJS.ErrnoException) => {
-      fail(classify(e, target.kind === "https", tcpUp, tlsUp), e.message);
+      const kind = classify(e, target.kind === "https", tcpUp, tlsUp);
+      const host = target.kind === "unix" ? undefined : target.host;
+      fail(kind, kind === "tls" ? tlsCause(e) : kind === "malformed" || kind === "internal" ? e.message : errnoCause(e, host));
     });
 
     request.on("response", (response: http.IncomingMessage) => {
       const status = response.statusCode ?? 0;
       if (status !== 200 && status !== 500) {
         const location = response.headers.location ? ` (redirect to ${response.headers.location}, not followed)` : "";
-        return fail("http-status", `HTTP status ${status}${location}`);
+        return fail("http-status", `${httpStatusCause(status)}${location}`);
       }
       const encoding = response.headers["content-encoding"];
       if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {

@@ -102,7 +102,9 @@ export class SyncTransport {
       }
       const slice = Math.max(1, Math.min(interval, remaining + WORKER_GRACE_MS));
       if (Atomics.wait(this.signal!, 0, current, slice) === "timed-out") {
-        this.options.onWaiting?.({ server: index, url: target.url, elapsedMs: performance.now() - started, remainingMs: Math.max(0, remaining) });
+        // What is left now, after the wait (the value from before it was one interval too high).
+        this.options.onWaiting?.({ server: index, url: target.url, elapsedMs: performance.now() - started,
+          remainingMs: Math.max(0, deadline - Date.now()) });
       }
     }
     // The worker posts the reply before it bumps the counter, so it is normally queued already.

@@ -7,6 +7,20 @@ import path from "node:path";
 
 export class TrustError extends Error {}
 
+/** The words pam_mapi.so's configure step logs for the same errno (native/config_file.c). */
+const FILE_ERRNO_WORDS: Record<string, string> = {
+  ENOENT: "no such file or directory (ENOENT)",
+  EACCES: "permission denied (EACCES)",
+  ENOTDIR: "not a directory (ENOTDIR)",
+  EISDIR: "is a directory (EISDIR)",
+  ELOOP: "is a symbolic link (ELOOP)",
+};
+
+function fileProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  return FILE_ERRNO_WORDS[code] ?? (e as Error).message;
+}
+
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 function certificatesIn(file: string): string[] {
@@ -37,9 +51,13 @@ export function loadTrustAnchors(cafile: string, capath: string): string[] | und
   if (cafile !== "") {
     let found: string[];
     try {
+      // As pam_mapi.so (native/config_file.c): a FIFO or a device would block the read.
+      const st = statSync(cafile);
+      if (!st.isFile() && !st.isDirectory()) throw new TrustError(`cafile=${cafile}: not a regular file`);
       found = certificatesIn(cafile);
     } catch (e) {
-      throw new TrustError(`cafile=${cafile}: ${(e as Error).message}`);
+      if (e instanceof TrustError) throw e;
+      throw new TrustError(`cafile=${cafile}: ${fileProblem(e)}`);
     }
     if (found.length === 0) throw new TrustError(`cafile=${cafile}: no PEM certificate in the file`);
     anchors.push(...found);
@@ -49,7 +67,7 @@ export function loadTrustAnchors(cafile: string, capath: string): string[] | und
     try {
       names = readdirSync(capath).sort();
     } catch (e) {
-      throw new TrustError(`capath=${capath}: ${(e as Error).message}`);
+      throw new TrustError(`capath=${capath}: ${fileProblem(e)}`);
     }
     const before = anchors.length;
     for (const name of names) {

@@ -88,6 +88,15 @@ export function configure(sPtr: usize, sLen: usize, aPtr: usize, aLen: usize, cP
   storeString(RET + 16, o.cafile);
   storeString(RET + 24, o.capath);
   store<u8>(RET + 32, o.test == "configure-flags" ? 0x80 : o.flags);
+  if (o.test == "configure-features-bad") {
+    const features = heap.alloc(8);
+    storeString(features, "smtp");
+    store<u32>(RET + 36, <u32>features);
+    store<u32>(RET + 40, 1);
+  } else {
+    store<u32>(RET + 36, o.test == "configure-features-oob" ? 0xfffffff0 : 0);
+    store<u32>(RET + 40, o.test == "configure-features-oob" ? 1 : 0);
+  }
   return RET;
 }
 
