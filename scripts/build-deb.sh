@@ -38,7 +38,7 @@ Architecture: $arch
 Maintainer: pam_mapi developers <pam-mapi@localhost>
 Installed-Size: $installed_size
 Depends: libc6 (>= 2.34), libcurl4 (>= 7.58), libpam0g (>= 1.4), libpam-runtime (>= 1.0.1-6)
-Recommends: nodejs (>= 20)
+Recommends: nodejs (>= 18.19)
 Suggests: sasl2-bin, libapache2-mod-authnz-pam
 Section: admin
 Priority: optional
@@ -49,7 +49,7 @@ Description: PAM module that checks passwords against a Kopano or Zarafa server
  groupware's accounts. Its logic runs sandboxed in WebAssembly.
  .
  The package holds the module, the pam-mapi command (/usr/bin/pam-mapi, which
- runs with Node.js 20 or later from the nodejs package), man pages, an example
+ runs with Node.js 18.19 or later from the nodejs package), man pages, an example
  /etc/security/pam_mapi.conf and a pam-auth-update profile (not enabled by
  default).
 EOF

@@ -15,7 +15,7 @@
 #   /usr/local/lib/pam-mapi/                      the pam-mapi command: build/host, build/jco, its production
 #                                                 node_modules (soap, ini and their dependencies), package.json
 #   /usr/local/bin/pam-mapi                       launcher: runs lib/pam-mapi with the `node` on PATH
-#                                                 (Debian's nodejs package, 20 or later; PAM_MAPI_NODE overrides)
+#                                                 (Debian's nodejs package, 18.19 or later; PAM_MAPI_NODE overrides)
 #   /usr/local/share/man/man{1,5,8}/              pam-mapi(1), pam_mapi.conf(5), pam_mapi(8)
 #   /usr/local/share/doc/pam-mapi/                README.md, examples/pam_mapi.conf, recipes/
 #   /usr/share/pam-configs/mapi                   pam-auth-update profile (Default: no; nothing changes until

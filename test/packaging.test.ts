@@ -235,7 +235,7 @@ describe("the Debian package", () => {
     expect(info).toMatch(/^Package: libpam-mapi$/m);
     expect(info).toMatch(new RegExp(`^Version: ${version.replace(/\./g, "\\.")}$`, "m"));
     expect(info).toMatch(/^Depends: .*libcurl4.*libpam0g/m);
-    expect(info).toMatch(/^Recommends: nodejs \(>= 20\)$/m);
+    expect(info).toMatch(/^Recommends: nodejs \(>= 18\.19\)$/m);
     const contents = sh("dpkg-deb", ["--contents", deb]).stdout;
     for (const p of [MODULE_PATH, "/usr/bin/pam-mapi", "/usr/lib/pam-mapi/bin/pam-mapi.mjs", "/usr/lib/pam-mapi/node_modules/soap/package.json",
       "/usr/share/man/man8/pam_mapi.8.gz", "/usr/share/man/man5/pam_mapi.conf.5.gz", "/usr/share/man/man1/pam-mapi.1.gz",
