@@ -15,7 +15,8 @@ if (!(major > MINIMUM[0] || (major === MINIMUM[0] && minor >= MINIMUM[1]))) {
   process.exitCode = 5;
 } else {
   import("../build/host/cli/main.js").then(({ main }) => main(process.argv.slice(2), {
-    stdin: process.stdin,
+    // A getter: process.stdin builds a stream on first use, which only `check` and `passwd` need.
+    get stdin() { return process.stdin; },
     stdout: process.stdout,
     stderr: process.stderr,
     signals: process,

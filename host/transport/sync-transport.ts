@@ -5,7 +5,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { performance } from "node:perf_hooks";
 import type { ServerUrl } from "../server-url.js";
 import type { PostRecord, PostRequest, PostResponse, TransportErrorName, WorkerData, WorkerMessage } from "./types.js";
 
