@@ -2,8 +2,8 @@
 // npm run bench [-- --quick] [--rounds N] [--no-build] [--out FILE]: pam_mapi beside the PAM floor (pam_permit) and
 // the physical limits (a raw C client, and pam_raw.so: a PAM module that only converses and makes the raw round
 // trip), all against one fast canned responder over TCP and over a unix socket (the module's default transport),
-// plus the guest alone, saslauthd, Apache, memory, size and failover. Prints a table and writes
-// bench/results.json. Figures are medians over rounds with min–max; the machine is shared and noisy, so the
+// plus the guest alone, saslauthd, Apache, memory, size, failover and the `pam-mapi` command's start-up
+// (bench/cli.mjs). Prints a table and writes bench/results.json. Figures are medians over rounds with min–max; the machine is shared and noisy, so the
 // ratios (measured side by side, interleaved) are what count.
 // Needs root (saslauthd and Apache run as in production, under pam_wrapper) and the setup.sh packages.
 import { execFileSync, spawn } from "node:child_process";
@@ -12,6 +12,7 @@ import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchCli, cliRows } from "./cli.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -42,6 +43,7 @@ const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: "utf8",
 if (!argv.includes("--no-build")) {
   if (!existsSync("build/pam_mapi.wasm")) sh("npm", ["run", "-s", "build:guest"], { stdio: "inherit" });
   sh("bash", ["native/build.sh"], { stdio: ["ignore", "ignore", "inherit"] });
+  sh("npm", ["run", "-s", "build:host"], { stdio: "inherit" });
 }
 sh("bash", ["bench/build.sh"], { stdio: "inherit" });
 {
@@ -50,7 +52,7 @@ sh("bash", ["bench/build.sh"], { stdio: "inherit" });
     "--target", "es2022", "--skipLibCheck", "--types", "node", "test/helpers/daemons.ts"], { stdio: "inherit" });
 }
 const B = (tool) => path.join(root, "build/bench", tool);
-const { startSaslauthd, startApache, writePamServiceDir, sharedTempDir, stopAll, httpStatus, childProcesses } =
+const { startSaslauthd, startApache, writePamServiceDir, pamWrapperEnv, sharedTempDir, stopAll, httpStatus, childProcesses } =
   await import(path.join(root, "build/bench/helpers/daemons.js"));
 
 // ---- helpers --------------------------------------------------------------------------------------------------
@@ -246,6 +248,10 @@ try {
   };
   await sasl.stop();
 
+  // ---- pam-mapi start-up, beside pamtester and testsaslauthd making the same check ------------------------------
+  log("pam-mapi command start-up");
+  results.cli = await benchCli({ helpers: { startSaslauthd, writePamServiceDir, pamWrapperEnv }, dir, runs: quick ? 5 : 21 });
+
   // ---- Apache, 8 concurrent clients ----------------------------------------------------------------------------
   log("apache");
   // Keep-alive (ab -k): Basic auth still runs PAM on every request, and 8 client connections in place of one per
@@ -327,6 +333,7 @@ const rows = [
   ["failover ms/auth", "first server refuses", f(results.failover.refused, 2), ""],
   ["(timeout=0.5 s)", "first accepts, never answers", f(results.failover.silent, 0), ""],
   ["", "first drops SYNs (full backlog)", f(results.failover.drop, 0), ""],
+  ...cliRows(results.cli),
 ];
 const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length), 6));
 const line = (r) => "| " + r.map((c, i) => c.padEnd(widths[i])).join(" | ") + " |";

@@ -7,7 +7,7 @@ import {
 } from "./guest-values.js";
 import { parseServerList, type ServerUrl } from "./server-url.js";
 import { loadTrustAnchors } from "./transport/trust.js";
-import { SyncTransport, type TransportOptions } from "./transport/sync-transport.js";
+import { SyncTransport, TransportWorker, type TransportOptions } from "./transport/sync-transport.js";
 import type { PostRecord } from "./transport/types.js";
 import { packageVersion } from "./package-root.js";
 
@@ -55,6 +55,19 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** A transport worker started ahead of the next runGuestCall (prestartTransport). */
+let spare: TransportWorker | undefined;
+
+/**
+ * Starts the transport worker of the next runGuestCall now, so that its start-up (a fresh isolate loading
+ * node:http, the largest part of a `pam-mapi check`) overlaps what the caller does first: reading the configuration,
+ * loading the guest, reading the password. At most one waits; it holds nothing until a post.
+ */
+export function prestartTransport(): void {
+  if (spare) return;
+  try { spare = TransportWorker.start(); } catch { spare = undefined; } // started again, with its error, at the first post
+}
+
 /** `configure` on `guest`, then the host's own checks of what it returned. */
 function configureOn(guest: GuestInstance, request: ConfigureRequest, logs: LogLine[]): ConfigureOutcome {
   let settings: Settings;
@@ -78,7 +91,10 @@ function configureOn(guest: GuestInstance, request: ConfigureRequest, logs: LogL
     return { ok: false, stage: "servers", message: errorText(e), settings, logs };
   }
   try {
-    return { ok: true, settings, servers, ca: loadTrustAnchors(settings.cafile, settings.capath), logs };
+    // The system store (about 140 certificates, tens of milliseconds to parse) is read only when a server speaks
+    // TLS; cafile= and capath= are always read, so a wrong one is an error whatever the servers are.
+    const needsTrust = settings.cafile !== "" || settings.capath !== "" || servers.some((s) => s.kind === "https");
+    return { ok: true, settings, servers, ca: needsTrust ? loadTrustAnchors(settings.cafile, settings.capath) : undefined, logs };
   } catch (e) {
     return { ok: false, stage: "trust", message: errorText(e), settings, logs };
   }
@@ -109,8 +125,14 @@ export async function runGuestCall(request: ConfigureRequest, hooks: Hooks, secr
   call: (guest: GuestInstance) => unknown): Promise<AuthenticationOutcome> {
   let guest: GuestInstance | undefined;
   let transport: SyncTransport | undefined;
+  let early: TransportWorker | undefined;
   const logs: LogLine[] = [];
   try {
+    // The worker starts first (unless the caller started it earlier) so that its start-up overlaps loading the
+    // guest and `configure`.
+    prestartTransport();
+    early = spare;
+    spare = undefined;
     await loadGuestModule();
     // The import is bound at instantiation; what it reaches is switched once the servers are pinned.
     let post: GuestImports["post"] = refuseAllPosts;
@@ -130,8 +152,9 @@ export async function runGuestCall(request: ConfigureRequest, hooks: Hooks, secr
     }
     const pinned = new SyncTransport({
       servers: configured.servers, timeoutMs: configured.settings.timeoutMs, ca: configured.ca, userAgent,
-      onPost: hooks.onPost, onWaiting: hooks.onWaiting,
+      onPost: hooks.onPost, onWaiting: hooks.onWaiting, worker: early,
     });
+    early = undefined;
     transport = pinned;
     post = (server, body) => pinned.post(server, body);
     try {
@@ -146,6 +169,7 @@ export async function runGuestCall(request: ConfigureRequest, hooks: Hooks, secr
   } finally {
     guest?.wipe();
     transport?.close();
+    early?.close();
     for (const secret of secrets) secret.fill(0);
   }
 }

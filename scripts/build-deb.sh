@@ -20,8 +20,7 @@ trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 
 # /etc/security/pam_mapi.conf is not shipped: postinst creates it from the example only when absent.
-DESTDIR=$root PREFIX=/usr INSTALL_CONFIG=no bash scripts/install.sh >/dev/null
-mv "$root/usr/share/doc/pam-mapi" "$root/usr/share/doc/$package"
+DESTDIR=$root PREFIX=/usr DOCDIR=/usr/share/doc/$package INSTALL_CONFIG=no bash scripts/install.sh >/dev/null
 install -m 0644 debian/copyright "$root/usr/share/doc/$package/copyright"
 printf '%s (%s) unstable; urgency=medium\n\n  * Built from the pam_mapi repository.\n\n -- pam_mapi developers <pam-mapi@localhost>  %s\n' \
   "$package" "$version" "$(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}")" \
@@ -38,7 +37,7 @@ Architecture: $arch
 Maintainer: pam_mapi developers <pam-mapi@localhost>
 Installed-Size: $installed_size
 Depends: libc6 (>= 2.34), libssl3 (>= 3.0.0), libpam0g (>= 1.4), libpam-runtime (>= 1.0.1-6)
-Recommends: nodejs (>= 20)
+Recommends: nodejs (>= 18.19)
 Suggests: sasl2-bin, libapache2-mod-authnz-pam
 Section: admin
 Priority: optional
@@ -48,8 +47,8 @@ Description: PAM module that checks passwords against a Kopano or Zarafa server
  Apache Basic auth (through mod_authnz_pam) and other PAM services can use the
  groupware's accounts. Its logic runs sandboxed in WebAssembly.
  .
- The package holds the module, the pam-mapi command (/usr/bin/pam-mapi, which
- runs with Node.js 20 or later from the nodejs package), man pages, an example
+ The package holds the module, the pam-mapi command (/usr/sbin/pam-mapi, which
+ runs with Node.js 18.19 or later from the nodejs package), man pages, an example
  /etc/security/pam_mapi.conf and a pam-auth-update profile (not enabled by
  default).
 EOF

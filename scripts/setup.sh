@@ -49,4 +49,7 @@ echo "setup: installing npm packages (npm ci)"
 npm ci --no-audit --no-fund
 echo "setup: building (guest, host, native module)"
 npm run build
+# Debian 12's own nodejs 18, unpacked into build/node18 (not installed) for test/node18.test.ts.
+echo "setup: fetching Debian's nodejs 18 for the Node 18 test (scripts/debian-node18.sh)"
+bash scripts/debian-node18.sh >/dev/null
 echo "setup: done"

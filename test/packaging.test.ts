@@ -25,12 +25,12 @@ const MODULE_PATH = "/lib/x86_64-linux-gnu/security/pam_mapi.so";
 const CONFIG_PATH = "/etc/security/pam_mapi.conf";
 /** Everything the package puts on the machine (directories as such). */
 const PACKAGE_PATHS = [
-  MODULE_PATH, "/usr/bin/pam-mapi", "/usr/lib/pam-mapi", "/usr/share/pam-configs/mapi",
+  MODULE_PATH, "/usr/sbin/pam-mapi", "/usr/lib/pam-mapi", "/usr/share/pam-configs/mapi",
   "/usr/share/man/man8/pam_mapi.8.gz", "/usr/share/man/man5/pam_mapi.conf.5.gz", "/usr/share/man/man1/pam-mapi.1.gz",
   "/usr/share/doc/libpam-mapi",
 ];
 /** Single files this test may replace on this machine; saved and restored around it. */
-const SAVED_FILES = [MODULE_PATH, CONFIG_PATH, "/usr/share/pam-configs/mapi", "/usr/bin/pam-mapi",
+const SAVED_FILES = [MODULE_PATH, CONFIG_PATH, "/usr/share/pam-configs/mapi", "/usr/sbin/pam-mapi",
   "/usr/share/man/man8/pam_mapi.8.gz", "/usr/share/man/man5/pam_mapi.conf.5.gz", "/usr/share/man/man1/pam-mapi.1.gz"];
 
 function sh(command: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
@@ -52,6 +52,12 @@ function shAsync(command: string, args: string[], input: string): Promise<{ code
 }
 const exists = (p: string) => existsSync(p) || (() => { try { lstatSync(p); return true; } catch { return false; } })();
 const mode = (p: string) => statSync(p).mode & 0o7777;
+/** The one mode of /etc/security/pam_mapi.conf: no secret in it, and Apache's www-data must read it (docs/security.md). */
+const CONFIG_MODE = 0o644;
+/** A gzipped man page as text. */
+const manText = (file: string) => sh("gzip", ["-dc", file]).stdout;
+/** Every documentation path (…/share/doc/…) a man page names, e.g. /usr/share/doc/libpam-mapi/recipes. */
+const docPathsIn = (text: string) => [...new Set([...text.matchAll(/\/\S*\/share\/doc\/[^\s"\\]+/g)].map((m) => m[0].replace(/[.,;)]+$/, "")))];
 const packageStatus = () => sh("dpkg-query", ["-W", "-f=${Status}", "libpam-mapi"]).stdout;
 
 /**
@@ -131,7 +137,7 @@ afterAll(async () => {
 });
 
 describe("scripts/install.sh with DESTDIR and PREFIX", () => {
-  it("installs the module, the command, the man pages, the docs, the profile and a 0600 configuration", () => {
+  it("installs the module, the command (in sbin), the man pages, the docs, the profile and a 0644 configuration", () => {
     const dest = path.join(tmp, "stage");
     const r = sh("bash", ["scripts/install.sh"], { env: { DESTDIR: dest, PREFIX: "/opt/pm" } });
     expect(r.code, r.output).toBe(0);
@@ -140,15 +146,24 @@ describe("scripts/install.sh with DESTDIR and PREFIX", () => {
     const sections = sh("readelf", ["-S", "-W", at(MODULE_PATH)]).stdout;
     expect(sections).toContain(".text");
     expect(sections).not.toContain(".symtab"); // stripped
-    expect(mode(at("/opt/pm/bin/pam-mapi"))).toBe(0o755);
-    expect(readFileSync(at("/opt/pm/bin/pam-mapi"), "utf8")).toContain("exec \"$node\" /opt/pm/lib/pam-mapi/bin/pam-mapi.mjs");
+    expect(mode(at("/opt/pm/sbin/pam-mapi"))).toBe(0o755);
+    expect(readFileSync(at("/opt/pm/sbin/pam-mapi"), "utf8")).toContain("exec \"$node\" /opt/pm/lib/pam-mapi/bin/pam-mapi.mjs");
+    expect(exists(at("/opt/pm/bin/pam-mapi"))).toBe(false);
+    // The man pages name this install's documentation directory, and what they name is there.
+    const named: string[] = [];
     for (const page of ["man8/pam_mapi.8.gz", "man5/pam_mapi.conf.5.gz", "man1/pam-mapi.1.gz"]) {
       expect(mode(at(`/opt/pm/share/man/${page}`))).toBe(0o644);
+      const text = manText(at(`/opt/pm/share/man/${page}`));
+      expect(text).not.toContain("libpam-mapi");
+      named.push(...docPathsIn(text));
     }
+    expect(named).toEqual(expect.arrayContaining(["/opt/pm/share/doc/pam-mapi/recipes", "/opt/pm/share/doc/pam-mapi/examples/pam_mapi.conf"]));
+    for (const p of named) expect(exists(at(p)), `${p}, named in a man page`).toBe(true);
     expect(existsSync(at("/opt/pm/share/doc/pam-mapi/examples/pam_mapi.conf"))).toBe(true);
     expect(readFileSync(at("/usr/share/pam-configs/mapi"), "utf8")).toBe(readFileSync(path.join(repoRoot, "debian/pam-configs/mapi"), "utf8"));
-    expect(mode(at(CONFIG_PATH))).toBe(0o600);
+    expect(mode(at(CONFIG_PATH))).toBe(CONFIG_MODE);
     expect(statSync(at(CONFIG_PATH)).uid).toBe(0);
+    expect(statSync(at(CONFIG_PATH)).gid).toBe(0);
     expect(readFileSync(at(CONFIG_PATH), "utf8")).toBe(readFileSync(path.join(repoRoot, "config/pam_mapi.conf.example"), "utf8"));
     // The copied command runs on its own, away from the checkout.
     const v = sh(process.execPath, [at("/opt/pm/lib/pam-mapi/bin/pam-mapi.mjs"), "--version"]);
@@ -179,6 +194,25 @@ describe("scripts/install.sh with DESTDIR and PREFIX", () => {
     expect(left).toEqual([CONFIG_PATH.slice(1)]);
   });
 
+  it("replaces the launcher an earlier install put in bin/ (so PATH finds sbin), and never someone else's file there", () => {
+    const dest = path.join(tmp, "upgrade");
+    mkdirSync(path.join(dest, "/opt/pm/bin"), { recursive: true });
+    // What earlier versions installed as $PREFIX/bin/pam-mapi.
+    writeFileSync(path.join(dest, "/opt/pm/bin/pam-mapi"), "#!/bin/sh\nexec \"$node\" /opt/pm/lib/pam-mapi/bin/pam-mapi.mjs \"$@\"\n", { mode: 0o755 });
+    const r = sh("bash", ["scripts/install.sh", dest], { env: { PREFIX: "/opt/pm", INSTALL_CONFIG: "no" } });
+    expect(r.code, r.output).toBe(0);
+    expect(r.stdout).toContain(`removed ${dest}/opt/pm/bin/pam-mapi (the command is in /opt/pm/sbin now)`);
+    expect(exists(path.join(dest, "/opt/pm/bin/pam-mapi"))).toBe(false);
+    expect(mode(path.join(dest, "/opt/pm/sbin/pam-mapi"))).toBe(0o755);
+
+    const theirs = "#!/bin/sh\necho some other pam-mapi\n";
+    writeFileSync(path.join(dest, "/opt/pm/bin/pam-mapi"), theirs, { mode: 0o755 });
+    expect(sh("bash", ["scripts/install.sh", dest], { env: { PREFIX: "/opt/pm", INSTALL_CONFIG: "no" } }).code).toBe(0);
+    expect(sh("bash", ["scripts/install.sh", "--uninstall", dest], { env: { PREFIX: "/opt/pm" } }).code).toBe(0);
+    expect(readFileSync(path.join(dest, "/opt/pm/bin/pam-mapi"), "utf8")).toBe(theirs);
+    expect(exists(path.join(dest, "/opt/pm/sbin/pam-mapi"))).toBe(false);
+  });
+
   it("refuses to install from an unbuilt checkout with a cause and a fix", () => {
     const r = sh("bash", ["scripts/install.sh"], { env: { DESTDIR: path.join(tmp, "never"), PREFIX: "relative/prefix" } });
     expect(r.code).toBe(2);
@@ -206,10 +240,10 @@ describe("make install and make uninstall on a live system (in a private mount n
         "bash scripts/install.sh >/dev/null",
         "pam-auth-update --enable mapi",
         "grep -c pam_mapi.so /etc/pam.d/common-auth /etc/pam.d/common-account",
-        "echo Secr3t! | /usr/local/bin/pam-mapi check alice --password-stdin --arg socket=http://127.0.0.1:1/ >/dev/null || echo check-exit=$?",
+        "echo Secr3t! | /usr/local/sbin/pam-mapi check alice --password-stdin --arg socket=http://127.0.0.1:1/ >/dev/null || echo check-exit=$?",
         "bash scripts/install.sh --uninstall",
         "grep -c pam_mapi.so /etc/pam.d/common-auth /etc/pam.d/common-account || true",
-        "test ! -e /lib/x86_64-linux-gnu/security/pam_mapi.so && test ! -e /usr/local/bin/pam-mapi && echo module-and-command-gone",
+        "test ! -e /lib/x86_64-linux-gnu/security/pam_mapi.so && test ! -e /usr/local/sbin/pam-mapi && echo module-and-command-gone",
         "test -e /etc/security/pam_mapi.conf && echo config-kept",
       ].join("\n");
       const [command, args] = system.wrap("bash", ["-c", script]);
@@ -235,15 +269,25 @@ describe("the Debian package", () => {
     expect(info).toMatch(/^Package: libpam-mapi$/m);
     expect(info).toMatch(new RegExp(`^Version: ${version.replace(/\./g, "\\.")}$`, "m"));
     expect(info).toMatch(/^Depends: .*libcurl4.*libpam0g/m);
-    expect(info).toMatch(/^Recommends: nodejs \(>= 20\)$/m);
+    expect(info).toMatch(/^Recommends: nodejs \(>= 18\.19\)$/m);
     const contents = sh("dpkg-deb", ["--contents", deb]).stdout;
-    for (const p of [MODULE_PATH, "/usr/bin/pam-mapi", "/usr/lib/pam-mapi/bin/pam-mapi.mjs", "/usr/lib/pam-mapi/node_modules/soap/package.json",
+    for (const p of [MODULE_PATH, "/usr/sbin/pam-mapi", "/usr/lib/pam-mapi/bin/pam-mapi.mjs", "/usr/lib/pam-mapi/node_modules/soap/package.json",
       "/usr/share/man/man8/pam_mapi.8.gz", "/usr/share/man/man5/pam_mapi.conf.5.gz", "/usr/share/man/man1/pam-mapi.1.gz",
       "/usr/share/doc/libpam-mapi/examples/pam_mapi.conf", "/usr/share/doc/libpam-mapi/copyright", "/usr/share/pam-configs/mapi"]) {
       expect(contents).toMatch(new RegExp(`root/root .* \\.${p.replace(/[.]/g, "\\.")}$`, "m"));
     }
     // The configuration is created by postinst when absent, so an existing one is never a dpkg conflict.
     expect(contents).not.toContain("./etc/");
+    expect(contents).not.toMatch(/ \.\/usr\/bin\//); // the command is in /usr/sbin
+    // The man pages in the package name /usr/share/doc/libpam-mapi, and what they name is in the package.
+    const unpacked = path.join(tmp, "deb-contents");
+    expect(sh("dpkg-deb", ["-x", deb, unpacked]).code).toBe(0);
+    const named: string[] = [];
+    for (const page of ["man8/pam_mapi.8.gz", "man5/pam_mapi.conf.5.gz", "man1/pam-mapi.1.gz"]) {
+      named.push(...docPathsIn(manText(path.join(unpacked, "usr/share/man", page))));
+    }
+    expect(named).toEqual(expect.arrayContaining(["/usr/share/doc/libpam-mapi/recipes", "/usr/share/doc/libpam-mapi/examples/pam_mapi.conf"]));
+    for (const p of named) expect(exists(path.join(unpacked, p)), `${p}, named in a man page`).toBe(true);
   });
 
   it("installs with dpkg -i, logs in through pam_mapi.so by its bare name, and purges without a trace", async () => {
@@ -253,10 +297,11 @@ describe("the Debian package", () => {
     expect(install.code, install.output).toBe(0);
     expect(packageStatus()).toBe("install ok installed");
     for (const p of PACKAGE_PATHS) expect(exists(p), p).toBe(true);
-    expect(mode(CONFIG_PATH)).toBe(0o600);
+    expect(mode(CONFIG_PATH)).toBe(CONFIG_MODE);
     expect(statSync(CONFIG_PATH).uid).toBe(0);
+    expect(statSync(CONFIG_PATH).gid).toBe(0);
     expect(sh("man", ["-a", "-w", "pam_mapi"]).stdout.split("\n")).toContain("/usr/share/man/man8/pam_mapi.8.gz");
-    expect(sh("/usr/bin/pam-mapi", ["--version"]).stdout.trim()).toBe(`pam-mapi ${version}`);
+    expect(sh("/usr/sbin/pam-mapi", ["--version"]).stdout.trim()).toBe(`pam-mapi ${version}`);
 
     const confdir = makeConfdir();
     try {
@@ -273,7 +318,7 @@ describe("the Debian package", () => {
       removeConfdir(confdir);
     }
     // The installed command against the same server, reading the installed (example) configuration.
-    const check = await shAsync("/usr/bin/pam-mapi", ["check", "bob", "--password-stdin", "--json", "--arg", `socket=${emulator.urls[0]}`], "hunter2 ü\n");
+    const check = await shAsync("/usr/sbin/pam-mapi", ["check", "bob", "--password-stdin", "--json", "--arg", `socket=${emulator.urls[0]}`], "hunter2 ü\n");
     expect(check.code, check.output).toBe(0);
     expect(JSON.parse(check.stdout)).toMatchObject({ command: "check", configuration: { path: CONFIG_PATH, present: true }, result: { pam: "PAM_SUCCESS" } });
 

@@ -93,7 +93,7 @@ describe("Postfix SMTP AUTH through saslauthd (docs/recipes/smtp)", () => {
     const muxTarget = optionWords[optionWords.indexOf("-m") + 1];
     expect(muxTarget).toMatch(/^\/var\/spool\/postfix\//);
 
-    const system = view({ module: MODULE, kopanoSocket, etcSecurity: { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o600 } } });
+    const system = view({ module: MODULE, kopanoSocket, etcSecurity: { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o644 } } });
     // saslauthd as /etc/default/saslauthd starts it, its socket directory (-m) shared with the test's Postfix.
     const asDebianStartsIt: CommandWrapper = (command, args) => {
       const muxDir = args[args.indexOf("-m") + 1];
@@ -137,8 +137,8 @@ describe("Apache Basic auth with mod_authnz_pam and Require pam-account (docs/re
   beforeAll(async () => {
     const system = view({
       module: MODULE, kopanoSocket, etcSecurity: {
-        // The same configuration file as the SMTP recipe, readable by www-data as its header says.
-        "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o640, group: "www-data" },
+        // The same configuration file as the SMTP recipe, with the mode its header says (www-data reads it).
+        "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o644 },
         "webmail-users": { text: recipe("apache/webmail-users"), mode: 0o644 },
       },
     });
@@ -212,7 +212,7 @@ describe("a system user or a Kopano user: stacking with pam_unix (docs/recipes/s
 
   beforeAll(() => {
     const files = withSystemUser();
-    const etcSecurity = { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o600 } };
+    const etcSecurity = { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o644 } };
     system = view({ module: MODULE, kopanoSocket, etcSecurity, files });
     // No Kopano server: the socket path exists but nothing listens there (connection refused).
     const deadSocket = path.join(dir, "nothing-listens.sock");
@@ -264,7 +264,7 @@ describe("the pam-auth-update profile (debian/pam-configs/mapi)", () => {
       return [p, copy];
     }));
     cpSync(path.join(repoRoot, "debian/pam-configs/mapi"), path.join(copies["/usr/share/pam-configs"], "mapi"));
-    system = view({ module: MODULE, kopanoSocket, etcSecurity: { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o600 } }, files: withSystemUser() });
+    system = view({ module: MODULE, kopanoSocket, etcSecurity: { "pam_mapi.conf": { text: recipe("smtp/pam_mapi.conf"), mode: 0o644 } }, files: withSystemUser() });
     for (const [target, source] of Object.entries(copies)) system.bindDirectory(source, target);
     const [command, args] = system.wrap("pam-auth-update", ["--enable", "mapi"]);
     const r = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });

@@ -1,6 +1,6 @@
 // `pam-mapi check USER`: one real authentication through the same guest pam_mapi.so runs, with debug forced
 // on, printing what happened per server, the PAM verdict, its cause and the fix.
-import { runAuthentication, runConfigure } from "../authenticate.js";
+import { prestartTransport, runAuthentication, runConfigure } from "../authenticate.js";
 import { ConfigFileError, configPathFor, readConfigFile, sectionNames } from "../config-file.js";
 import { editDistance } from "./section-warnings.js";
 import { advise, adviseOnTransport, type Advice } from "./advice.js";
@@ -57,6 +57,7 @@ export async function check(argv: string[], io: CliIo): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "check needs a USER" : `check takes one USER, got ${positionals.length}`);
+  prestartTransport(); // start-up speed: the transport's worker boots while the configuration and the guest load
   const user = positionals[0];
   const service = values.service!;
   if (service === "") throw new UsageError("--service needs a non-empty name");

@@ -1,21 +1,20 @@
 // `pam-mapi`: the administrator's command. main() returns the exit code; bin/pam-mapi.mjs calls it with the
-// process's streams.
+// process's streams. Each command's module is imported only when it runs (or its help is asked for): `--version`
+// loads nothing but package.json, and `config` never loads the transport, so the command starts fast enough for
+// a monitoring loop (docs/performance.md).
 import { packageVersion } from "../package-root.js";
 import { UsageError } from "./arguments.js";
-import { check, CHECK_HELP } from "./check.js";
-import { config, CONFIG_HELP } from "./config.js";
-import { emulate, EMULATE_HELP } from "./emulate.js";
 import { EXIT, EXIT_CODE_HELP } from "./exit-codes.js";
-import { passwd, PASSWD_HELP } from "./passwd.js";
 import type { CliIo } from "./io.js";
 
 export type { CliIo };
 
-const COMMANDS: Record<string, { run: (argv: string[], io: CliIo) => Promise<number>; help: string }> = {
-  check: { run: check, help: CHECK_HELP },
-  config: { run: config, help: CONFIG_HELP },
-  emulate: { run: emulate, help: EMULATE_HELP },
-  passwd: { run: passwd, help: PASSWD_HELP },
+interface Command { run: (argv: string[], io: CliIo) => Promise<number>; help: string }
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  check: async () => { const m = await import("./check.js"); return { run: m.check, help: m.CHECK_HELP }; },
+  config: async () => { const m = await import("./config.js"); return { run: m.config, help: m.CONFIG_HELP }; },
+  emulate: async () => { const m = await import("./emulate.js"); return { run: m.emulate, help: m.EMULATE_HELP }; },
+  passwd: async () => { const m = await import("./passwd.js"); return { run: m.passwd, help: m.PASSWD_HELP }; },
 };
 
 export const MAIN_HELP = `Usage: pam-mapi COMMAND [options]
@@ -51,14 +50,14 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   if (first === "help") {
     const topic = rest[0];
-    if (topic !== undefined && !(topic in COMMANDS)) return usageError(io, `no command ${JSON.stringify(topic)}`);
-    io.stdout.write(`${topic === undefined ? MAIN_HELP : COMMANDS[topic].help}\n`);
+    if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) return usageError(io, `no command ${JSON.stringify(topic)}`);
+    io.stdout.write(`${topic === undefined ? MAIN_HELP : (await COMMANDS[topic]()).help}\n`);
     return EXIT.ok;
   }
-  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
-  if (!command) return usageError(io, first.startsWith("-") ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`);
+  const load = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (!load) return usageError(io, first.startsWith("-") ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`);
   try {
-    return await command.run(rest, io);
+    return await (await load()).run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) return usageError(io, e.message, first);
     io.stderr.write(`pam-mapi ${first}: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n` +

@@ -3,14 +3,19 @@
 // redirects never followed, only status 200 and 500 accepted, no content encodings, a 1 MiB reply cap.
 // Runs inside the transport worker (async); sync-transport.ts makes it synchronous for the guest.
 import http from "node:http";
-import https from "node:https";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
-import { performance } from "node:perf_hooks";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type * as Https from "node:https";
 import type { ServerUrl } from "../server-url.js";
 import { MAX_REPLY_BYTES, type PostOutcome, type TransportErrorName } from "./types.js";
 import { errnoCause, httpStatusCause, TIMED_OUT, tlsCause } from "./cause.js";
+
+// node:https (with node:tls and node:crypto) is loaded only for an https:// server: the transport worker starts
+// for every `pam-mapi check`, and most of them talk to a unix socket or plain HTTP.
+const require = createRequire(import.meta.url);
+const https = () => require("node:https") as typeof Https;
 
 export interface PostOptions {
   deadline: number;
@@ -31,7 +36,7 @@ export interface PostResult {
 export function newAgent(target: ServerUrl): http.Agent {
   // maxSockets 1: logon, getUser and logoff go over one connection, as Kopano's own clients do.
   const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
-  return target.kind === "https" ? new https.Agent(options) : new http.Agent(options);
+  return target.kind === "https" ? new (https().Agent)(options) : new http.Agent(options);
 }
 
 const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "EACCES", "ENOTSOCK", "ENOTDIR"]);
@@ -104,7 +109,7 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
       } else if (target.kind === "http") {
         request = http.request({ host: target.host, port: target.port, path: target.path, method: "POST", headers, agent: options.agent });
       } else {
-        request = https.request({
+        request = https().request({
           host: target.host, port: target.port, path: target.path, method: "POST", headers, agent: options.agent,
           // Never skip verification, whatever NODE_TLS_REJECT_UNAUTHORIZED says; never send a client certificate.
           rejectUnauthorized: true,

@@ -5,9 +5,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { performance } from "node:perf_hooks";
 import type { ServerUrl } from "../server-url.js";
-import type { PostRecord, PostRequest, PostResponse, TransportErrorName, WorkerSetup } from "./types.js";
+import type { PostRecord, PostRequest, PostResponse, TransportErrorName, WorkerData, WorkerMessage } from "./types.js";
 
 export interface TransportOptions {
   servers: readonly ServerUrl[];
@@ -18,6 +17,8 @@ export interface TransportOptions {
   /** called about every `waitingIntervalMs` while a post is outstanding */
   onWaiting?: (info: { server: number; url: string; elapsedMs: number; remainingMs: number }) => void;
   waitingIntervalMs?: number;
+  /** a worker started ahead of need (TransportWorker.start); the transport owns it from here on */
+  worker?: TransportWorker;
 }
 
 export type PostResult = { tag: "ok"; val: { status: number; body: Uint8Array } } | { tag: "err"; val: TransportErrorName };
@@ -28,16 +29,46 @@ export type PostResult = { tag: "ok"; val: { status: number; body: Uint8Array } 
 const WORKER_GRACE_MS = 250;
 const workerFile = new URL("./worker.js", import.meta.url);
 
+/**
+ * The worker thread behind a SyncTransport. Its start-up (a fresh isolate loading node:http: tens of milliseconds)
+ * is the largest part of a `pam-mapi check`, so the caller may start it before loading the guest, to overlap the
+ * guest's loading and `configure`. It holds nothing until its transport sends the setup; close() it if unused.
+ */
+export class TransportWorker {
+  private constructor(private worker: Worker | undefined, readonly port: MessagePort, readonly signal: Int32Array) {}
+
+  static start(): TransportWorker {
+    // A worker that cannot start would only show as a timeout (the main thread is asleep); fail clearly instead.
+    if (!existsSync(fileURLToPath(workerFile))) throw new Error(`the transport worker ${fileURLToPath(workerFile)} is missing (run npm run build:host)`);
+    const signal = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    const workerData: WorkerData = { signal, port: port2 };
+    const worker = new Worker(workerFile, { workerData, transferList: [port2], env: {}, stdout: false, stderr: false });
+    // Never keep the process alive, never crash it: an error surfaces as a missing reply (timeout).
+    worker.unref();
+    worker.on("error", () => {});
+    return new TransportWorker(worker, port1, new Int32Array(signal));
+  }
+
+  close(): void {
+    this.port.close();
+    void this.worker?.terminate();
+    this.worker = undefined;
+  }
+}
+
 export class SyncTransport {
   readonly records: PostRecord[] = [];
   private readonly deadlines = new Map<number, number>();
   private readonly created = performance.now();
-  private worker?: Worker;
-  private port?: MessagePort;
-  private signal?: Int32Array;
+  private worker?: TransportWorker;
+  /** the caller's early worker until the first post takes it */
+  private early?: TransportWorker;
   private nextId = 1;
 
-  constructor(private readonly options: TransportOptions) {}
+  constructor(private readonly options: TransportOptions) {
+    this.early = options.worker;
+  }
 
   /** The guest's `post` import. Never throws: a throw would trap the guest. */
   post(index: number, body: Uint8Array): PostResult {
@@ -77,22 +108,22 @@ export class SyncTransport {
 
   /** Ends the call: the worker and every connection it holds. */
   close(): void {
-    this.port?.close();
-    void this.worker?.terminate();
-    this.worker = this.port = this.signal = undefined;
+    this.worker?.close();
+    this.early?.close();
+    this.worker = this.early = undefined;
   }
 
   private exchange(index: number, target: ServerUrl, body: Uint8Array, deadline: number): PostResponse {
-    this.ensureWorker();
+    const { port, signal } = this.ensureWorker();
     const id = this.nextId++;
     // Our own copy goes to the worker (transferred, not cloned); the guest's buffer is wiped by the caller.
     const copy = new Uint8Array(body);
     const request: PostRequest = { id, index, target, body: copy, deadline };
-    this.port!.postMessage(request, [copy.buffer as ArrayBuffer]);
+    port.postMessage(request satisfies WorkerMessage, [copy.buffer as ArrayBuffer]);
     const interval = this.options.waitingIntervalMs ?? 1000;
     const started = performance.now();
     for (;;) {
-      const current = Atomics.load(this.signal!, 0);
+      const current = Atomics.load(signal, 0);
       if (current === id) break;
       const remaining = deadline - Date.now();
       if (remaining + WORKER_GRACE_MS <= 0) {
@@ -101,7 +132,7 @@ export class SyncTransport {
           outcome: { ok: false, error: "timeout", detail: "the transport worker did not answer within the deadline" } };
       }
       const slice = Math.max(1, Math.min(interval, remaining + WORKER_GRACE_MS));
-      if (Atomics.wait(this.signal!, 0, current, slice) === "timed-out") {
+      if (Atomics.wait(signal, 0, current, slice) === "timed-out") {
         // What is left now, after the wait (the value from before it was one interval too high).
         this.options.onWaiting?.({ server: index, url: target.url, elapsedMs: performance.now() - started,
           remainingMs: Math.max(0, deadline - Date.now()) });
@@ -109,26 +140,21 @@ export class SyncTransport {
     }
     // The worker posts the reply before it bumps the counter, so it is normally queued already.
     for (let tries = 0; tries < 1000; tries++) {
-      const message = receiveMessageOnPort(this.port!);
+      const message = receiveMessageOnPort(port);
       if (message) return message.message as PostResponse;
-      Atomics.wait(this.signal!, 0, id, 1);
+      Atomics.wait(signal, 0, id, 1);
     }
     throw new Error("the transport worker signalled a reply that never arrived");
   }
 
-  private ensureWorker(): void {
-    if (this.worker) return;
-    // A worker that cannot start would only show as a timeout (the main thread is asleep); fail clearly instead.
-    if (!existsSync(fileURLToPath(workerFile))) throw new Error(`the transport worker ${fileURLToPath(workerFile)} is missing (run npm run build:host)`);
-    const signal = new SharedArrayBuffer(4);
-    const { port1, port2 } = new MessageChannel();
-    const setup: WorkerSetup & { port: MessagePort } = { signal, ca: this.options.ca, userAgent: this.options.userAgent, port: port2 };
-    this.worker = new Worker(workerFile, { workerData: setup, transferList: [port2], env: {}, stdout: false, stderr: false });
-    // Never keep the process alive, never crash it: an error surfaces as a missing reply (timeout).
-    this.worker.unref();
-    this.worker.on("error", () => {});
-    this.port = port1;
-    this.signal = new Int32Array(signal);
+  private ensureWorker(): TransportWorker {
+    if (this.worker) return this.worker;
+    const worker = this.early ?? TransportWorker.start();
+    this.early = undefined;
+    this.worker = worker;
+    const setup: WorkerMessage = { setup: { ca: this.options.ca, userAgent: this.options.userAgent } };
+    worker.port.postMessage(setup);
+    return worker;
   }
 
   private record(entry: PostRecord): void {

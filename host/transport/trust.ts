@@ -2,8 +2,12 @@
 // (Debian's /etc/ssl/certs/ca-certificates.crt), so `pam-mapi check` trusts exactly what pam_mapi.so trusts;
 // only where that file is missing does Node's compiled-in bundle apply. Certificates are always verified.
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { X509Certificate } from "node:crypto";
+import { createRequire } from "node:module";
 import path from "node:path";
+
+// node:crypto (dozens of internal modules) is loaded only when certificates are read, not by every `pam-mapi`
+// command that imports this file (an http:// or file:// server needs no trust anchors).
+const require = createRequire(import.meta.url);
 
 export class TrustError extends Error {}
 
@@ -25,6 +29,7 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
 
 function certificatesIn(file: string): string[] {
   const text = readFileSync(file, "latin1");
+  const { X509Certificate } = require("node:crypto") as typeof import("node:crypto");
   return (text.match(PEM_CERTIFICATE) ?? []).filter((pem) => {
     try {
       new X509Certificate(pem);

@@ -1,4 +1,5 @@
 // Shapes shared by the main thread and the transport worker.
+import type { MessagePort } from "node:worker_threads";
 import type { ServerUrl } from "../server-url.js";
 import type { TransportErrorName } from "../guest.js";
 
@@ -47,10 +48,18 @@ export interface PostResponse {
   tlsProtocol?: string;
 }
 
-export interface WorkerSetup {
+/** The worker's workerData: the port it serves and the shared counter it bumps. */
+export interface WorkerData {
   /** Int32Array[0]: id of the last finished request */
   signal: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+/** The first message on the port, before any PostRequest: what the posts of this call use. */
+export interface WorkerSetup {
   /** PEM certificates; undefined = Node's default store */
   ca?: string[];
   userAgent: string;
 }
+
+export type WorkerMessage = { setup: WorkerSetup } | PostRequest;
