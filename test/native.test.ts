@@ -137,6 +137,11 @@ describe("loader with the test guest", () => {
     expect(r.ops.setcred).not.toBe(PAM.SUCCESS);
   });
 
+  it("a failed second authentication in the same handle takes back the first one's success for acct_mgmt", async () => {
+    const r = await runPamdrive(confdir, ignoreVisible(TEST_MODULE, [`socket=${server.url}`]), "alice", ["auth", "acct", "auth", "acct"], { input: ["good", "bad"] });
+    expect(r.results).toEqual([["auth", PAM.SUCCESS], ["acct", PAM.SUCCESS], ["auth", PAM.AUTH_ERR], ["acct", IGNORED_ACCT]]);
+  });
+
   it("TCP works as well as the unix socket", async () => {
     const tcp = await startCannedServer({ reply: OK });
     try {

@@ -124,7 +124,7 @@ export function authenticate(sPtr: usize, sLen: usize, uPtr: usize, uLen: usize,
   if (t == "grow") {
     for (;;) heap.alloc(1 << 20);
   }
-  if (t == "bad-code") return verdict(9, "", "");
+  if (t == "bad-code") return verdict(8, "", ""); // V_COUNT: the first code out of range
   if (t == "bad-reason") {
     verdict(1, "", "");
     store<u32>(RET + 4, 0xffffff00);
