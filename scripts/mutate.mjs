@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run mutate [-- ID…] [--no-baseline] [--keep]: the mutation campaign over the security-relevant code.
+// npm run mutate [-- ID…] [--check] [--no-baseline] [--keep]: the mutation campaign over the security-relevant code.
 //
 // Every mutant of test/mutants.json is a realistic mistake — a check removed, a bound moved by one, a wipe left
 // out, a verdict mapped to the wrong code — written as an exact snippet of source text (which must occur exactly
@@ -40,6 +40,21 @@ for (const m of all) {
     if (m[k] === undefined) throw new Error(`mutants.json: mutant ${m.id ?? "?"} has no "${k}"; every entry needs id, file, find, replace, tests, why`);
   if (ids.has(m.id)) throw new Error(`mutants.json: duplicate id ${m.id}`);
   ids.add(m.id);
+}
+
+// --check: only say whether every snippet still applies (seconds; run it after merging or editing checked code).
+if (argv.includes("--check")) {
+  let bad = 0;
+  for (const m of mutants) {
+    const file = path.join(root, m.file);
+    const n = existsSync(file) ? readFileSync(file, "utf8").split(m.find).length - 1 : 0;
+    if (n !== 1) {
+      bad++;
+      console.log(`mutate: ${m.id}: did-not-apply (the snippet occurs ${n} times in ${m.file}; must be exactly once)`);
+    }
+  }
+  console.log(`mutate: ${mutants.length - bad} of ${mutants.length} mutants apply`);
+  process.exit(bad ? 1 : 0);
 }
 
 // ---- the scratch copy --------------------------------------------------------------------------------------
