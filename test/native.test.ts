@@ -207,6 +207,8 @@ describe("loader with the test guest", () => {
     ["configure-misaligned-ret", "configure: return area out of bounds"], ["configure-bad-tag", "configure: bad result tag"],
     ["configure-no-servers", "configure: server count out of range"],
     ["configure-misaligned-list", "configure: server list out of bounds"],
+    ["lower-realloc-oob", "cabi_realloc returned a misaligned or out-of-bounds block"],
+    ["lower-realloc-misaligned", "cabi_realloc returned a misaligned or out-of-bounds block"],
   ])("guest misbehaviour %s is PAM_SERVICE_ERR with a log line, and the process carries on", async (test, detail) => {
     const svc = service(TEST_MODULE, [`socket=${server.url}`, `test=${test}`]);
     const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct"], { input: ["good", "good"], repeat: 2 });

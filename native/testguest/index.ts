@@ -7,11 +7,15 @@ declare function post(server: u32, bodyPtr: usize, bodyLen: usize, ret: usize): 
 @external("$root", "log")
 declare function log(level: u32, ptr: usize, len: usize): void;
 
-// test=post-realloc-oob: the block for post()'s reply lies outside memory.
+// test=post-realloc-oob: the block for post()'s reply lies outside memory. test=lower-realloc-oob and
+// lower-realloc-misaligned (set by configure, which runs on the same instance just before authenticate): the
+// blocks the host asks for to pass authenticate's arguments lie outside memory, or are misaligned.
 let reallocOutOfBounds = false;
+let reallocMisaligned = false;
 
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
   if (reallocOutOfBounds) return 0xfffffff0;
+  if (reallocMisaligned && align > 1) return heap.alloc(newSize + 4) + 1;
   if (oldPtr == 0) return heap.alloc(newSize);
   return heap.realloc(oldPtr, newSize);
 }
@@ -80,6 +84,8 @@ export function configure(sPtr: usize, sLen: usize, aPtr: usize, aLen: usize, cP
   const o = parse(aPtr, aLen, cPtr, cLen);
   if (o.test == "trap-configure") unreachable();
   if (o.test == "configure-bad-ret") return 0xfffffffc;
+  if (o.test == "lower-realloc-oob") reallocOutOfBounds = true;
+  if (o.test == "lower-realloc-misaligned") reallocMisaligned = true;
   if (o.test == "configure-misaligned-ret") return RET + 2;
   if (o.test == "configure-bad-tag") {
     store<u8>(RET, 2);
