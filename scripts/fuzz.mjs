@@ -19,6 +19,7 @@ if (!isMainThread) {
     parentPort.postMessage({ failure: String(e?.message ?? e) });
   }
 } else {
+  const { divergenceOverBounds } = await import("../test/fuzz/divergence.mjs");
   const { values } = parseArgs({
     options: { runs: { type: "string", default: "100000" }, seed: { type: "string" }, jobs: { type: "string" } },
   });
@@ -53,15 +54,19 @@ if (!isMainThread) {
     });
     w.on("exit", () => resolve());
   })));
-  const total = { runs: 0, verdicts: {}, guestStricter: 0, traps: 0 };
+  const total = { runs: 0, verdicts: {}, guestStricter: 0, divergence: {}, traps: 0 };
   for (const s of finals) {
     total.runs += s.runs;
     total.guestStricter += s.guestStricter;
     total.traps += s.traps;
     for (const [k, v] of Object.entries(s.verdicts)) total.verdicts[k] = (total.verdicts[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.divergence)) total.divergence[k] = (total.divergence[k] ?? 0) + v;
   }
   const secs = (Date.now() - t0) / 1000;
-  console.log(`reply fuzzer: ${total.runs} runs in ${secs.toFixed(1)} s; verdicts ${JSON.stringify(total.verdicts)}; ` +
-    `guest stricter than the reference ${total.guestStricter}; traps ${total.traps}; findings ${failed ? "YES" : 0}`);
-  process.exit(failed ? 1 : 0);
+  const over = divergenceOverBounds(total.divergence, total.runs);
+  for (const o of over) console.error(`FINDING: the guest refused what the reference read too often: ${o} (test/fuzz/divergence.mjs)`);
+  console.log(`reply fuzzer: seed ${seed}: ${total.runs} runs in ${secs.toFixed(1)} s; verdicts ${JSON.stringify(total.verdicts)}; ` +
+    `guest stricter than the reference ${total.guestStricter} ${JSON.stringify(total.divergence)}; traps ${total.traps}; ` +
+    `findings ${failed || over.length ? "YES" : 0}`);
+  process.exit(failed || over.length ? 1 : 0);
 }

@@ -11,7 +11,12 @@ import { afterAll, describe, expect, it } from "vitest";
 const scratch = mkdtempSync(path.join(os.tmpdir(), "bench-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const positive = (s: { median: number; min: number; max: number }) => {
+// A figure: finite, ordered, from at least one run. On its own that holds for almost any output, so the test below
+// also checks relations that hold by construction of the work (a login over TCP costs more than pam_permit's
+// no-op and more than the guest alone), which a driver that timed nothing, or the wrong thing, breaks.
+const positive = (s: { median: number; min: number; max: number; runs: number }) => {
+  expect(Number.isFinite(s.max)).toBe(true);
+  expect(s.runs).toBeGreaterThanOrEqual(1);
   expect(s.min).toBeGreaterThan(0);
   expect(s.median).toBeGreaterThanOrEqual(s.min);
   expect(s.max).toBeGreaterThanOrEqual(s.median);
@@ -29,6 +34,12 @@ describe("npm run bench -- --quick", () => {
       r.inProcess.unix_socket.pam_mapi, r.inProcess.unix_socket.raw_client, r.inProcess.unix_socket.pam_raw_module,
       r.guest.authenticate, r.guest.pam_call_configure_and_authenticate, ...daemon(r.saslauthd), ...daemon(r.apache),
       r.memory.peak_added_by_one_auth, r.failover.refused, r.failover.silent, r.failover.drop]) positive(s);
+    for (const s of [r.inProcess.pam_mapi, r.inProcess.pam_permit, r.guest.authenticate]) expect(s.runs).toBe(r.rounds);
+    const ip = r.inProcess;
+    expect(ip.pam_mapi.median).toBeGreaterThan(ip.pam_permit.median);
+    expect(ip.unix_socket.pam_mapi.median).toBeGreaterThan(ip.pam_permit.median);
+    expect(ip.pam_raw_module.median).toBeGreaterThan(ip.pam_permit.median);
+    expect(ip.pam_mapi.median).toBeGreaterThan(r.guest.authenticate.median);
     expect(r.guest.memory_grows_per_pam_call).toBe(0);
     expect(r.size.stripped).toBeGreaterThan(0);
     expect(r.size.unstripped).toBeGreaterThanOrEqual(r.size.stripped);

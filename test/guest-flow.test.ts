@@ -140,6 +140,21 @@ describe("feature check (service=)", () => {
     expect(r.sent.map((s) => operation(s.body))).toEqual(["logon", "getUser", "logoff"]);
   });
 
+  // The rule is "not in the disabled list", not "in the enabled list": the two differ for a user with no feature
+  // lists at all and for a feature named in neither list (Kopano then applies its server default: enabled).
+  const GETUSER_NO_LISTS = Buffer.from(GETUSER_ALICE.toString("latin1").replace(/<lpsMVPropmap>.*<\/lpsMVPropmap>/, ""), "latin1");
+  const GETUSER_NO_WEBAPP = Buffer.from(GETUSER_ALICE.toString("latin1")
+    .replace('xsd:string[3]"><item>mobile</item><item>outlook</item><item>webapp</item>', 'xsd:string[2]"><item>mobile</item><item>outlook</item>'), "latin1");
+  it.each<[string, Buffer, string]>([
+    ["no feature lists at all", GETUSER_NO_LISTS, "service=imap"],
+    ["the feature in neither list", GETUSER_NO_WEBAPP, "service=webapp"],
+  ])("%s: the feature counts as enabled (PAM_SUCCESS)", async (_what, reply, service) => {
+    expect(reply.toString()).not.toContain("webapp");
+    const r = await run([ok(LOGON_OK), ok(reply), ok(LOGOFF_OK)], ["socket=http://127.0.0.1:1/", service]);
+    expect(r.verdict.code).toBe("success");
+    expect(r.sent.map((s) => operation(s.body))).toEqual(["logon", "getUser", "logoff"]);
+  });
+
   it("a getUser transport failure logs off and fails over", async () => {
     const r = await run([ok(LOGON_OK), "closed", ok(LOGOFF_OK), ok(LOGON_OK), ok(GETUSER_ALICE), ok(LOGOFF_OK)],
       [...two, "service=webapp"]);
@@ -160,12 +175,18 @@ describe("sessions on servers that ignore NO_REGISTER_SESSION", () => {
 
 describe("the logon envelope", () => {
   const parse = (xml: string) => {
+    // xmldom 0.8 reports through `errorHandler` (an `onError` option is silently ignored); its warnings count too:
+    // a mismatched end tag is only a warning there.
     const errors: string[] = [];
-    const doc = new DOMParser({ onError: (level: string, msg: string) => { if (level !== "warning") errors.push(msg); } } as any)
+    const doc = new DOMParser({ errorHandler: (level: string, msg: string) => { errors.push(`${level}: ${msg}`); } })
       .parseFromString(xml, "text/xml");
     expect(errors).toEqual([]);
     return doc;
   };
+  it("the well-formedness check fails on an envelope that is not well-formed (control)", () => {
+    expect(() => parse("<a><b>o'brien&<co></b></a>")).toThrow();
+    expect(() => parse("<a><b>x</c></a>")).toThrow();
+  });
   const decode2 = (s: string) => Buffer.from(Buffer.from(s.slice(4), "base64").map((b) => b ^ 0xa5)).toString("utf8");
 
   const passwords = [

@@ -3,7 +3,7 @@
 // built into build/test/pam_mapi_testguest.so by the same build), signal hygiene, valgrind and threads.
 // Needs `npm run build` (build:guest, then build:native).
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,21 @@ let serial = 0;
 function service(module: string, args: string[], extra: string[] = []): string {
   const name = `svc${++serial}`;
   writeConfdir(confdir, name, [...moduleStack(module, args), ...extra]);
+  return name;
+}
+
+// PAM_IGNORE made visible (as in pam-policy.test.ts): `ignore=ignore` lets it fall through to pam_debug, which
+// answers with a code nothing else produces; `success=done default=die` passes every other code through.
+const IGNORED_AUTH = 15; // PAM_CRED_UNAVAIL from pam_debug
+const IGNORED_ACCT = 12; // PAM_NEW_AUTHTOK_REQD from pam_debug
+function ignoreVisible(module: string, args: string[]): string {
+  const name = `svc${++serial}`;
+  writeConfdir(confdir, name, [
+    `auth [success=done ignore=ignore default=die] ${module} ${args.join(" ")}`.trim(),
+    "auth required pam_debug.so auth=cred_unavail",
+    `account [success=done ignore=ignore default=die] ${module}`,
+    "account required pam_debug.so acct=new_authtok_reqd",
+  ]);
   return name;
 }
 
@@ -112,11 +127,9 @@ describe("loader with the test guest", () => {
     expect(head).not.toContain("accept-encoding");
   });
 
-  it("wrong password: PAM_AUTH_ERR, and acct_mgmt does not vouch (PAM_IGNORE, so pam_permit decides)", async () => {
-    const svc = service(TEST_MODULE, [`socket=${server.url}`], ["account optional pam_permit.so"]);
-    const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct", "setcred"], { input: ["bad"] });
-    expect(r.ops.auth).toBe(PAM.AUTH_ERR);
-    expect(r.ops.acct).toBe(PAM.SUCCESS); // our module ignored; only pam_permit answered
+  it("wrong password: PAM_AUTH_ERR, and acct_mgmt does not vouch (PAM_IGNORE: pam_debug answers)", async () => {
+    const r = await runPamdrive(confdir, ignoreVisible(TEST_MODULE, [`socket=${server.url}`]), "alice", ["auth", "acct"], { input: ["bad"] });
+    expect(r.results).toEqual([["auth", PAM.AUTH_ERR], ["acct", IGNORED_ACCT]]);
   });
 
   it("feature denied: PAM_AUTH_ERR, then acct_mgmt says PAM_PERM_DENIED", async () => {
@@ -126,11 +139,18 @@ describe("loader with the test guest", () => {
   });
 
   it("acct_mgmt alone (no authentication in this handle) is PAM_IGNORE; setcred still succeeds (it sets nothing)", async () => {
+    const ignored = await runPamdrive(confdir, ignoreVisible(TEST_MODULE, [`socket=${server.url}`]), "alice", ["acct"], { input: [] });
+    expect(ignored.results).toEqual([["acct", IGNORED_ACCT]]);
     const svc = service(TEST_MODULE, [`socket=${server.url}`], ["account optional pam_permit.so"]);
     const r = await runPamdrive(confdir, svc, "alice", ["acct", "setcred", "open", "close", "chauthtok"], { input: [] });
     expect(r.ops.acct).toBe(PAM.SUCCESS); // from pam_permit: ours ignored
     // The module is the only auth line: a PAM_IGNORE would have made libpam answer PAM_PERM_DENIED (sshd's parent).
     expect(r.ops.setcred).toBe(PAM.SUCCESS);
+  });
+
+  it("a failed second authentication in the same handle takes back the first one's success for acct_mgmt", async () => {
+    const r = await runPamdrive(confdir, ignoreVisible(TEST_MODULE, [`socket=${server.url}`]), "alice", ["auth", "acct", "auth", "acct"], { input: ["good", "bad"] });
+    expect(r.results).toEqual([["auth", PAM.SUCCESS], ["acct", PAM.SUCCESS], ["auth", PAM.AUTH_ERR], ["acct", IGNORED_ACCT]]);
   });
 
   it("TCP works as well as the unix socket", async () => {
@@ -170,9 +190,9 @@ describe("loader with the test guest", () => {
   });
 
   it("ignore_unavailable turns it into PAM_IGNORE (the guest's decision)", async () => {
-    const svc = service(TEST_MODULE, [`socket=file://${scratch}/none.sock`, "ignore_unavailable"], ["auth optional pam_permit.so"]);
+    const svc = ignoreVisible(TEST_MODULE, [`socket=file://${scratch}/none.sock`, "ignore_unavailable"]);
     const r = await runPamdrive(confdir, svc, "alice", ["auth"], { input: ["pw"] });
-    expect(r.ops.auth).toBe(PAM.SUCCESS); // ours ignored, pam_permit decided
+    expect(r.results).toEqual([["auth", IGNORED_AUTH]]);
   });
 
   it("a server index outside the pinned list is no-such-server, not a connection", async () => {
@@ -189,6 +209,18 @@ describe("loader with the test guest", () => {
     ["configure-oob", "server list out of bounds"], ["configure-flags", "unknown option flags"],
     ["configure-features-oob", "feature list out of bounds"], ["configure-features-bad", "unknown feature name"],
     ["trap-after-post", "unreachable"],
+    // post()'s return area and reply block, and every check of the settings and verdict records (guest_abi.c):
+    // without the check the host writes outside guest memory (SIGSEGV) or hands on what it must refuse
+    ["post-ret-oob", "post: return area out of bounds"], ["post-ret-misaligned", "post: return area out of bounds"],
+    ["post-realloc-oob", "post: cabi_realloc returned a bad block"],
+    ["long-user", "string too long"], ["control-user", "string holds control characters"],
+    ["bad-utf8-user", "string is not valid UTF-8"],
+    ["configure-bad-ret", "configure: return area out of bounds"],
+    ["configure-misaligned-ret", "configure: return area out of bounds"], ["configure-bad-tag", "configure: bad result tag"],
+    ["configure-no-servers", "configure: server count out of range"],
+    ["configure-misaligned-list", "configure: server list out of bounds"],
+    ["lower-realloc-oob", "cabi_realloc returned a misaligned or out-of-bounds block"],
+    ["lower-realloc-misaligned", "cabi_realloc returned a misaligned or out-of-bounds block"],
   ])("guest misbehaviour %s is PAM_SERVICE_ERR with a log line, and the process carries on", async (test, detail) => {
     const svc = service(TEST_MODULE, [`socket=${server.url}`, `test=${test}`]);
     const r = await runPamdrive(confdir, svc, "alice", ["auth", "acct"], { input: ["good", "good"], repeat: 2 });
@@ -197,6 +229,24 @@ describe("loader with the test guest", () => {
     expect(r.results.filter(([op]) => op === "auth").map(([, c]) => c)).toEqual([PAM.SERVICE_ERR, PAM.SERVICE_ERR]);
     const errors = r.syslog.filter((l) => l.priority === 3).map((l) => l.message);
     expect(errors.some((m) => m.includes(detail) && m.endsWith("returning PAM_SERVICE_ERR"))).toBe(true);
+  });
+
+  it.each([
+    ["a zero timeout", ["timeout_ms=0"]],
+    ["a timeout over an hour", ["timeout_ms=3600001"]],
+    ["17 servers", [`socket=${Array(17).fill("http://127.0.0.1:1/").join(",")}`]],
+  ])("a settings record with %s is refused: PAM_SERVICE_ERR", async (_what, args) => {
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${server.url}`, ...args]), "alice", ["auth"], { input: ["good"] });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(PAM.SERVICE_ERR);
+    const errors = r.syslog.filter((l) => l.priority === 3).map((l) => l.message);
+    expect(errors.some((m) => /configure: (timeout|server count) out of range/.test(m)), errors.join("\n")).toBe(true);
+  });
+
+  it("the largest settings the host takes (a one-hour timeout, 16 servers) are used", async () => {
+    const servers = Array(16).fill(server.url).join(",");
+    const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${servers}`, "timeout_ms=3600000"]), "alice", ["auth"], { input: ["good"] });
+    expect(r.ops.auth).toBe(PAM.SUCCESS);
   });
 
   it("guest log lines lose their control characters", async () => {
@@ -219,6 +269,19 @@ describe("loader with the test guest", () => {
         const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`, "debug"]), "alice", ["auth"], { input: ["good"] });
         expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
         expect(r.syslog.some((l) => l.priority === 7 && l.message.includes(`): ${name} after`))).toBe(true);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it("bytes after a Content-Length body are not part of the body", async () => {
+      const body = OK.subarray(OK.indexOf("\r\n\r\n") + 4);
+      const reply = Buffer.concat([httpReply(200, body), Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz")]);
+      const s = await startCannedServer({ reply });
+      try {
+        const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=${s.url}`]), "alice", ["auth"], { input: ["good"] });
+        expect(r.ops.auth).toBe(0);
+        expect(r.syslog).toContainEqual({ priority: 6, message: `server 0: HTTP 200, ${body.length} bytes` });
       } finally {
         await s.close();
       }
@@ -314,6 +377,7 @@ describe("loader with the test guest", () => {
       ["a file over 64 KiB:", () => configFile("big.conf", "#".repeat(64 * 1024 + 1), 0o600), "is larger than 65536 bytes"],
       ["a missing (named explicitly)", () => path.join(scratch, "missing.conf"), "cannot open"],
       ["a directory as", () => scratch, "is not a regular file"],
+      ["another user's", () => { const f = configFile("nobody.conf", "debug\n", 0o644); chownSync(f, 65534, 65534); return f; }, "is not owned by root"],
     ])("%s file is refused: PAM_SERVICE_ERR", async (_what, make, why) => {
       const file = make();
       const r = await runPamdrive(confdir, service(TEST_MODULE, [`config=${file}`, `socket=${server.url}`]), "alice", ["auth"], { input: ["good"] });

@@ -212,6 +212,38 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
   }, 60_000);
 });
 
+// The prompted passwords: the try_first_pass retry (prompt_password) and the password change (ask_secret) take
+// the conversation's answers, which pam_mapi.so frees itself.
+describe("no freed heap block holds a prompted password", () => {
+  async function scanStack(needle: string, lines: string[], op: string, input: string[], expected: number) {
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    chmodSync(report, 0o666);
+    const name = `secrets${++serial}`;
+    writeConfdir(confdir, name, lines);
+    const r = await runPamdrive(confdir, name, "alice", [op], {
+      input,
+      prefix: ["env", `LD_PRELOAD=${PAM_WRAPPER_LIB} ${shim}`, `FREESCAN_NEEDLE=${needle}`, `FREESCAN_REPORT=${report}`],
+    });
+    expect(r.ops[op], `exit ${r.code} signal ${r.signal}\n${r.stderr.slice(-2000)}`).toBe(expected);
+    return readFileSync(report, "utf8").split("\n").filter(Boolean);
+  }
+  const mod = () => `${MODULE} ${moduleArgs(["socket=http"]).join(" ")}`;
+
+  it("try_first_pass: the stored password fails, the one asked for again is wiped before it is freed", async () => {
+    const lines = await scanStack(GOOD, [`auth optional ${mod()}`, `auth required ${mod()} try_first_pass`], "auth", [WRONG, GOOD], PAM.SUCCESS);
+    expect(summarise(lines)).toEqual({});
+  });
+
+  it("chauthtok: the current and the new password (asked for by the module) are wiped before they are freed", async () => {
+    const NEW = "N3w-Secret-Passw0rd-5d2b";
+    // GOOD -> NEW, looking for NEW (the new password, asked twice), then back, looking for NEW again (now the current one)
+    const there = await scanStack(NEW, [`password required ${mod()}`], "chauthtok", [GOOD, NEW, NEW], PAM.SUCCESS);
+    const back = await scanStack(NEW, [`password required ${mod()}`], "chauthtok", [NEW, GOOD, GOOD], PAM.SUCCESS);
+    expect(summarise([...there, ...back])).toEqual({});
+  }, 60_000);
+});
+
 function summarise(lines: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const l of lines) {

@@ -7,13 +7,22 @@ declare function post(server: u32, bodyPtr: usize, bodyLen: usize, ret: usize): 
 @external("$root", "log")
 declare function log(level: u32, ptr: usize, len: usize): void;
 
+// test=post-realloc-oob: the block for post()'s reply lies outside memory. test=lower-realloc-oob and
+// lower-realloc-misaligned (set by configure, which runs on the same instance just before authenticate): the
+// blocks the host asks for to pass authenticate's arguments lie outside memory, or are misaligned.
+let reallocOutOfBounds = false;
+let reallocMisaligned = false;
+
 export function cabi_realloc(oldPtr: usize, oldSize: usize, align: usize, newSize: usize): usize {
+  if (reallocOutOfBounds) return 0xfffffff0;
+  if (reallocMisaligned && align > 1) return heap.alloc(newSize + 4) + 1;
   if (oldPtr == 0) return heap.alloc(newSize);
   return heap.realloc(oldPtr, newSize);
 }
 
 const RET = memory.data(64, 16);
 const POST_RET = memory.data(16, 16);
+const BAD_UTF8 = memory.data<u8>([0xc3, 0x28]); // a lead byte followed by a non-continuation byte
 
 function say(level: u32, s: string): void {
   const b = String.UTF8.encode(s);
@@ -74,6 +83,14 @@ function storeString(at: usize, s: string): void {
 export function configure(sPtr: usize, sLen: usize, aPtr: usize, aLen: usize, cPtr: usize, cLen: usize): usize {
   const o = parse(aPtr, aLen, cPtr, cLen);
   if (o.test == "trap-configure") unreachable();
+  if (o.test == "configure-bad-ret") return 0xfffffffc;
+  if (o.test == "lower-realloc-oob") reallocOutOfBounds = true;
+  if (o.test == "lower-realloc-misaligned") reallocMisaligned = true;
+  if (o.test == "configure-misaligned-ret") return RET + 2;
+  if (o.test == "configure-bad-tag") {
+    store<u8>(RET, 2);
+    return RET;
+  }
   if (o.error.length > 0) {
     store<u8>(RET, 1);
     storeString(RET + 4, o.error);
@@ -82,8 +99,8 @@ export function configure(sPtr: usize, sLen: usize, aPtr: usize, aLen: usize, cP
   store<u8>(RET, 0);
   const list = heap.alloc(8 * o.servers.length);
   for (let i = 0; i < o.servers.length; i++) storeString(list + 8 * i, o.servers[i]);
-  store<u32>(RET + 4, o.test == "configure-oob" ? 0xfffffff0 : <u32>list);
-  store<u32>(RET + 8, o.servers.length);
+  store<u32>(RET + 4, o.test == "configure-oob" ? 0xfffffff0 : o.test == "configure-misaligned-list" ? <u32>list + 2 : <u32>list);
+  store<u32>(RET + 8, o.test == "configure-no-servers" ? 0 : o.servers.length);
   store<u32>(RET + 12, o.timeoutMs);
   storeString(RET + 16, o.cafile);
   storeString(RET + 24, o.capath);
@@ -122,7 +139,7 @@ export function authenticate(sPtr: usize, sLen: usize, uPtr: usize, uLen: usize,
   if (t == "grow") {
     for (;;) heap.alloc(1 << 20);
   }
-  if (t == "bad-code") return verdict(9, "", "");
+  if (t == "bad-code") return verdict(8, "", ""); // V_COUNT: the first code out of range
   if (t == "bad-reason") {
     verdict(1, "", "");
     store<u32>(RET + 4, 0xffffff00);
@@ -133,6 +150,17 @@ export function authenticate(sPtr: usize, sLen: usize, uPtr: usize, uLen: usize,
   if (t == "bad-log-level") log(7, 0, 0);
   if (t == "log-oob") log(2, 0xfffffff0, 100);
   if (t == "post-oob") post(0, 0xffffff00, 0x1000, POST_RET);
+  if (t == "post-ret-oob") post(0, 0, 0, 0xfffffff0);
+  if (t == "post-ret-misaligned") post(0, 0, 0, POST_RET + 1);
+  if (t == "post-realloc-oob") reallocOutOfBounds = true;
+  if (t == "long-user") return verdict(0, "forced", "a".repeat(1025));
+  if (t == "control-user") return verdict(0, "forced", "ali\nce");
+  if (t == "bad-utf8-user") {
+    verdict(0, "forced", "");
+    store<u32>(RET + 12, <u32>BAD_UTF8);
+    store<u32>(RET + 16, 2);
+    return RET;
+  }
   if (t == "control-log") say(3, "line\nwith\x1b[31mcontrol\x07characters");
   if (t == "success-now") return verdict(0, "forced", user);
   if (password.length == 0) return verdict(1, "empty password", "");

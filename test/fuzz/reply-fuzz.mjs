@@ -12,6 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { loadSeeds, replyArbitrary } from "./mutations.mjs";
+import { divergenceKind } from "./divergence.mjs";
 import {
   ER_LOGON_FAILED, expectedGetUser, expectedLogoff, knowsNoRegisterSession, referenceGetUser, referenceLogon,
 } from "./reference.mjs";
@@ -90,7 +91,7 @@ export async function runReplyFuzz({ runs, seed = Date.now() >>> 0, every = 0, o
     { status: 200, body: seedBody(seeds, "logon-getuser-logoff.http.txt#2") },
     { status: 200, body: seedBody(seeds, "tcp-d-logoff.resp.raw") },
   ];
-  const stats = { runs: 0, seeds: seeds.length, verdicts: {}, guestStricter: 0, stricterReasons: {}, traps: 0 };
+  const stats = { runs: 0, seeds: seeds.length, verdicts: {}, guestStricter: 0, stricterReasons: {}, divergence: {}, traps: 0 };
   const reply = fc.record({
     status: fc.oneof({ weight: 9, arbitrary: fc.constant(200) }, { weight: 1, arbitrary: fc.constant(500) }),
     fuzzed: replyArbitrary(seeds),
@@ -129,6 +130,9 @@ export async function runReplyFuzz({ runs, seed = Date.now() >>> 0, every = 0, o
       const first = logs.find((l) => l.startsWith("server 1 ")) ?? verdict.reason;
       const why = first.replace(/^server 1 \([^)]*\): /, "").replace(/\d+/g, "N").slice(0, 120);
       stats.stricterReasons[why] = (stats.stricterReasons[why] ?? 0) + 1;
+      const kind = divergenceKind(first);
+      if (kind === null) throw new Error(`scenario ${sc}: the guest refused what the reference read, for a reason not in test/fuzz/divergence.mjs: ${why}`);
+      stats.divergence[kind] = (stats.divergence[kind] ?? 0) + 1;
       return true;
     }
     throw new Error(`scenario ${sc}: guest ${JSON.stringify(outcome)}, reference ${JSON.stringify(truth)}`);

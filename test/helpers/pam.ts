@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterAll } from "vitest";
 import { repoRoot } from "./guest.js";
 
 export { repoRoot };
@@ -24,16 +25,25 @@ export const PAM = {
 } as const;
 
 let ownConfig: string | undefined;
+let ownDir: string | undefined;
+
+// Removed when the test file that made it is done (vitest's worker processes are reused and then killed, so a
+// process "exit" handler alone would leave one directory per file behind).
+afterAll(() => {
+  if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+  ownDir = ownConfig = undefined;
+});
 
 /** An empty configuration file of the tests' own (root-owned, 0644, in a 0755 directory so www-data can read
- * it), so no test depends on the machine's /etc/security/pam_mapi.conf, which `npm run install-module` creates. */
+ * it), so no test depends on the machine's /etc/security/pam_mapi.conf, which `npm run install-module` creates.
+ * One per test file. */
 export function isolatedConfig(): string {
   if (ownConfig === undefined) {
     const dir = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-testconf-"));
     chmodSync(dir, 0o755);
+    ownDir = dir;
     ownConfig = path.join(dir, "empty.conf");
     writeFileSync(ownConfig, "", { mode: 0o644 });
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   }
   return ownConfig;
 }
