@@ -207,7 +207,7 @@ function parseTimeoutMs(v: string): i64 {
 /** "" if `v` is an absolute path without control characters, else why not. */
 function checkAbsolutePath(v: string, emptyAllowed: bool): string {
   if (v.length == 0) return emptyAllowed ? "" : "is empty (an absolute path is required)";
-  if (v.charCodeAt(0) != 0x2f) return "is not an absolute path";
+  if (v.charCodeAt(0) != 0x2f) return "is not an absolute path (one starting with /)";
   if (v.includes("\uFFFD")) return "holds U+FFFD (a character lost in an encoding conversion)";
   if (String.UTF8.byteLength(v) > MAX_PATH_BYTES) return "is longer than " + MAX_PATH_BYTES.toString() + " bytes";
   return "";

@@ -102,10 +102,10 @@ function readSectionName(line: string, out: Decoded): void {
   decodeIniValue(line.substring(1, close), out);
   const name = out.value;
   if (out.error.length > 0) out.error = "section name: " + out.error;
-  else if (name.length == 0) out.error = "empty section name";
+  else if (name.length == 0) out.error = "empty section name (write [NAME], NAME being a PAM service)";
   else if (name.includes(".")) out.error = "section name '" + shown(name) + "' contains '.' (nested sections are not supported)";
   else if (name == "__proto__") out.error = "section name '__proto__' is not allowed";
-  else if (keyIndex(asciiLower(name)) >= 0) out.error = "section name '" + shown(name) + "' is a key name (ini would mix the two up)";
+  else if (keyIndex(asciiLower(name)) >= 0) out.error = "section name '" + shown(name) + "' is a key name (ini would mix the two up); name a section after its PAM service";
   else if (firstForbiddenChar(name) >= 0) out.error = "control character in section name";
 }
 
@@ -131,7 +131,7 @@ function parseKeyLine(line: string, layer: Layer, lineNo: i32): string {
   } else if (keyText.includes(";") || keyText.includes("#")) {
     return "'" + shown(keyText) + "': comment character in a key (a comment goes after the value or on its own line)";
   }
-  if (name.length > 2 && name.endsWith("[]")) return "array key '" + shown(name) + "' is not supported";
+  if (name.length > 2 && name.endsWith("[]")) return "array key '" + shown(name) + "' is not supported (write the key once, without [])";
   if (name == "__proto__") return "key '__proto__' is not allowed";
   const k = keyIndex(name);
   if (k == K_CONFIG) return "'config' is only valid as a module argument (name the file with config=PATH on the pam_mapi.so line in /etc/pam.d)";

@@ -144,7 +144,9 @@ async function throughModule(c: Case, config: string, service: string): Promise<
   const r = await runPamdrive(confdir, service, c.user ?? "alice", ["auth"], {
     input: [c.password ?? "Secr3t!"], prefix: c.asNobody ? AS_NOBODY : undefined,
   });
-  expect(r.ops.auth, `pamdrive gave no auth result: ${r.stderr}`).toBeTypeOf("number");
+  const noise = /^PWRAP_(DEBUG|TRACE)/;
+  expect(r.ops.auth, `pamdrive gave no auth result (exit ${r.code}, signal ${r.signal}): ${r.stdout}\n` +
+    r.stderr.split("\n").filter((l) => !noise.test(l)).join("\n")).toBeTypeOf("number");
   return { pam: PAM_NAME[r.ops.auth] ?? String(r.ops.auth), cause: r.syslog.map((l) => l.message).join("\n") };
 }
 

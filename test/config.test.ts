@@ -429,7 +429,7 @@ describe("errors name the place, what is wrong and what is allowed", () => {
     expect(await errorOf("imap", ["=yes"], "")).toBe("module argument 1 '=yes': missing key before '='");
     expect(await errorOf("imap", ["socket"], "")).toBe("module argument 1 'socket': 'socket' needs a value (socket=URL[,URL...])");
     expect(await errorOf("imap", ["cafile=/etc/\x1bca"], "")).toBe("module argument 1 'cafile=/etc/\\u001Bca': control character U+001B");
-    expect(await errorOf("imap", ["config=pam_mapi.conf"], "")).toBe("module argument 1 'config=pam_mapi.conf': config: 'pam_mapi.conf' is not an absolute path");
+    expect(await errorOf("imap", ["config=pam_mapi.conf"], "")).toBe("module argument 1 'config=pam_mapi.conf': config: 'pam_mapi.conf' is not an absolute path (one starting with /)");
     expect(await errorOf("imap", ["config="], "")).toBe("module argument 1 'config=': config: '' is empty (an absolute path is required)");
     expect(await errorOf("imap", [" debug"], "")).toMatch(/^module argument 1 ' debug': unknown key ' debug'/);
     // Arguments are verbatim: no trimming, quotes or comments.
