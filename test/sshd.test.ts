@@ -234,6 +234,32 @@ describe.each(["password", "keyboard-interactive"] as const)("sshd, stacking wit
     expect(logonsOf(a.seen, "mallory")).toHaveLength(retry.logons);
   });
 
+  it("service=imap|pop3 (the recipe's configuration changed): alice (IMAP off) is refused without a second prompt", async () => {
+    server.setConfig(`${recipe("sshd/pam_mapi.conf")}service = imap|pop3\n`);
+    try {
+      const a = await attempt(server, method, ALICE.user, ALICE.password);
+      expectRefused(a); // a refused feature is not a wrong password: try_first_pass does not ask again
+      expect(logonsOf(a.seen, "alice")).toHaveLength(1);
+      expect(moduleLines(a).map((m) => m.message).join("\n")).toMatch(/reason=none of the required features \(imap\|pop3\)/);
+      expectLoggedIn(await attempt(server, method, BOB.user, BOB.password), "bob", method);
+    } finally {
+      server.setConfig(recipe("sshd/pam_mapi.conf"));
+    }
+  });
+
+  it("a hanging Kopano server (socket changed, timeout = 1): a Kopano user is refused, the system user gets in", async () => {
+    server.setConfig(recipe("sshd/pam_mapi.conf").replace(/^socket = .*$/m, `socket = http://127.0.0.1:${hangPort}/`)
+      .replace(/^timeout = 3$/m, "timeout = 1"));
+    try {
+      const a = await attempt(server, method, ALICE.user, ALICE.password);
+      expectRefused(a);
+      expect(moduleLines(a).map((m) => m.message).join("\n")).toMatch(/no Kopano server available for user=alice .*: logon: .*tim/i);
+      expectLoggedIn(await attempt(server, method, SYSUSER.user, SYSUSER.password), "sysuser", method);
+    } finally {
+      server.setConfig(recipe("sshd/pam_mapi.conf"));
+    }
+  });
+
   it("no Kopano server: the system user still gets in, a Kopano user does not", async () => {
     server.setConfig(recipe("sshd/pam_mapi.conf").replace(/^socket = .*$/m, `socket = http://127.0.0.1:${deadPort}/`));
     try {
