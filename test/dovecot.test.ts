@@ -15,6 +15,7 @@ import { freePort, sharedTempDir, stopAll } from "./helpers/daemons.js";
 import { imapLogin, processFootprint, startDovecot, type Dovecot, type ImapLogin } from "./helpers/dovecot.js";
 import { repoRoot } from "./helpers/guest.js";
 import { startSyslogCapture, type SyslogCapture } from "./helpers/syslog-capture.js";
+import { traced, tracedCalls } from "./helpers/pam-trace.js";
 
 const recipe = (name: string) => readFileSync(path.join(repoRoot, "docs/recipes", name), "utf8");
 const MODULE = path.join(repoRoot, "build/pam_mapi.so");
@@ -161,6 +162,23 @@ describe.each([["LOGIN", "LOGIN-literal"], ["AUTHENTICATE PLAIN", "AUTHENTICATE-
       server.setConfig(recipe("dovecot/pam_mapi.conf"));
     }
   });
+});
+
+describe("the PAM stages Dovecot calls (a tracing module in front of the recipe's lines)", () => {
+  it("authenticate and acct_mgmt in an auth worker, nothing else (no setcred, no session by default)", async () => {
+    const server = await startDovecot({
+      module: MODULE, kopanoSocket, pamService: traced(recipe("dovecot/pam.d-dovecot")), pamMapiConf: recipe("dovecot/pam_mapi.conf"),
+      passdb: recipe("dovecot/passdb.conf"), syslog,
+    });
+    stops.push(() => server.stop());
+    const mark = syslog.messages().length;
+    const r = await imapLogin({ port: server.port, source: source(), user: ERIN.user, password: ERIN.password, how: "LOGIN" });
+    expect(r.ok).toBe(true);
+    const calls = tracedCalls(syslog.since(mark));
+    expect(calls.map((c) => c.stage)).toEqual(["authenticate", "acct_mgmt"]);
+    expect(server.authWorkers()).toContain(calls[0].pid);
+    expect(calls[1].pid).toBe(calls[0].pid);
+  }, 60_000);
 });
 
 describe("Dovecot under load", () => {

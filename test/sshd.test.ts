@@ -14,6 +14,7 @@ import { freePort, sharedTempDir, stopAll } from "./helpers/daemons.js";
 import { repoRoot } from "./helpers/guest.js";
 import { accountFiles, shadowHash, sshLogin, startSshd, type LocalUser, type Sshd, type SshResult } from "./helpers/sshd.js";
 import { startSyslogCapture, type SyslogCapture, type SyslogMessage } from "./helpers/syslog-capture.js";
+import { traced, tracedCalls } from "./helpers/pam-trace.js";
 
 const recipe = (name: string) => readFileSync(path.join(repoRoot, "docs/recipes", name), "utf8");
 const MODULE = path.join(repoRoot, "build/pam_mapi.so");
@@ -270,5 +271,38 @@ describe.each(["password", "keyboard-interactive"] as const)("sshd, stacking wit
     } finally {
       server.setConfig(recipe("sshd/pam_mapi.conf"));
     }
+  });
+});
+
+describe("the PAM stages sshd calls, and in which process (a tracing module in front of the recipe's lines)", () => {
+  let server: Sshd;
+  const ESTABLISH = 0x2;
+  beforeAll(async () => {
+    server = await sshd(traced(recipe("sshd/pam.d-sshd")));
+  }, 60_000);
+
+  async function callsOf(method: "password" | "keyboard-interactive") {
+    const mark = syslog.messages().length;
+    const a = await attempt(server, method, ALICE.user, ALICE.password);
+    expectLoggedIn(a, "alice", method);
+    return tracedCalls(syslog.since(mark));
+  }
+
+  it("password: authenticate, acct_mgmt, setcred and open_session in one process (the monitor)", async () => {
+    const calls = await callsOf("password");
+    const [auth, acct, setcred, open] = calls;
+    expect([auth, acct, setcred, open].map((c) => c?.stage)).toEqual(["authenticate", "acct_mgmt", "setcred", "open_session"]);
+    expect(setcred.flags & ESTABLISH).toBe(ESTABLISH);
+    expect(new Set([auth.pid, acct.pid, setcred.pid, open.pid]).size).toBe(1);
+  });
+
+  it("keyboard-interactive: authenticate and acct_mgmt in a child, setcred and open_session in its parent", async () => {
+    const calls = await callsOf("keyboard-interactive");
+    const [auth, acct, setcred, open] = calls;
+    expect([auth, acct, setcred, open].map((c) => c?.stage)).toEqual(["authenticate", "acct_mgmt", "setcred", "open_session"]);
+    expect(acct.pid).toBe(auth.pid);
+    expect(setcred.pid).not.toBe(auth.pid);
+    expect(auth.ppid).toBe(setcred.pid); // the monitor, where pam_mapi authenticated nobody: PAM_SUCCESS lets it through
+    expect(open.pid).toBe(setcred.pid);
   });
 });
