@@ -211,3 +211,40 @@ describe("the logon envelope", () => {
     expect(field("sLicenseReq")).toBe("");
   });
 });
+
+describe("Zarafa before 7.1 over the unix socket (it ignores NO_UID_AUTH)", () => {
+  const withVersion = (version: string | null) => {
+    const body = LOGON_OK.toString("utf8");
+    return ok(version === null ? body.replace(/<lpszVersion>[^<]*<\/lpszVersion>/, "") : body.replace("<lpszVersion>0,11,0,2</lpszVersion>", `<lpszVersion>${version}</lpszVersion>`));
+  };
+  const socket = ["socket=file:///run/kopano/server.sock,http://127.0.0.1:2/"];
+
+  it.each<[string, string | null]>([
+    ["7.0", "0,7,0,15,37056"],
+    ["6.40", "0,6,40,17,29567"],
+    ["an empty version", ""],
+    ["no version at all", null],
+    ["an unreadable version", "0,7,x,1"],
+  ])("a logon accepted by %s over file:// is PAM_SERVICE_ERR, logged off, no failover", async (_name, version) => {
+    const r = await run([withVersion(version), ok(LOGOFF_OK)], socket);
+    expect(r.verdict.code).toBe("service-err");
+    expect(r.verdict.reason).toMatch(/older than 7\.1: it ignores NO_UID_AUTH on its unix socket .* use http:\/\/ or https:\/\/ to this server instead$/);
+    expect(r.sent.map((s) => [s.server, operation(s.body)])).toEqual([[0, "logon"], [0, "logoff"]]);
+    expect(r.logs.some((l) => l.level === "error" && l.message.startsWith("refusing user=alice rhost=192.0.2.7 service=smtp: server 1 (file:///run/kopano/server.sock)"))).toBe(true);
+  });
+
+  it.each([["7.1", "0,7,1,0,32499"], ["7.2", "0,7,2,0,48204"], ["Kopano 8.7", "0,8,7,16"]])("%s over file:// is accepted", async (_name, version) => {
+    const r = await run([withVersion(version), ok(LOGOFF_OK)], socket);
+    expect(r.verdict.code).toBe("success");
+  });
+
+  it("7.0 over http:// is accepted (no uid authentication there)", async () => {
+    const r = await run([withVersion("0,7,0,15,37056"), ok(LOGOFF_OK)], two);
+    expect(r.verdict.code).toBe("success");
+  });
+
+  it("a wrong password on 7.0 over file:// stays PAM_AUTH_ERR (the server refused it: nothing to distrust)", async () => {
+    const r = await run([ok(LOGON_FAILED)], socket);
+    expect(r.verdict.code).toBe("auth-err");
+  });
+});

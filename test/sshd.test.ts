@@ -14,6 +14,7 @@ import { freePort, sharedTempDir, stopAll } from "./helpers/daemons.js";
 import { repoRoot } from "./helpers/guest.js";
 import { accountFiles, shadowHash, sshLogin, startSshd, type LocalUser, type Sshd, type SshResult } from "./helpers/sshd.js";
 import { startSyslogCapture, type SyslogCapture, type SyslogMessage } from "./helpers/syslog-capture.js";
+import { traced, tracedCalls } from "./helpers/pam-trace.js";
 
 const recipe = (name: string) => readFileSync(path.join(repoRoot, "docs/recipes", name), "utf8");
 const MODULE = path.join(repoRoot, "build/pam_mapi.so");
@@ -234,6 +235,32 @@ describe.each(["password", "keyboard-interactive"] as const)("sshd, stacking wit
     expect(logonsOf(a.seen, "mallory")).toHaveLength(retry.logons);
   });
 
+  it("service=imap|pop3 (the recipe's configuration changed): alice (IMAP off) is refused without a second prompt", async () => {
+    server.setConfig(`${recipe("sshd/pam_mapi.conf")}service = imap|pop3\n`);
+    try {
+      const a = await attempt(server, method, ALICE.user, ALICE.password);
+      expectRefused(a); // a refused feature is not a wrong password: try_first_pass does not ask again
+      expect(logonsOf(a.seen, "alice")).toHaveLength(1);
+      expect(moduleLines(a).map((m) => m.message).join("\n")).toMatch(/reason=none of the required features \(imap\|pop3\)/);
+      expectLoggedIn(await attempt(server, method, BOB.user, BOB.password), "bob", method);
+    } finally {
+      server.setConfig(recipe("sshd/pam_mapi.conf"));
+    }
+  });
+
+  it("a hanging Kopano server (socket changed, timeout = 1): a Kopano user is refused, the system user gets in", async () => {
+    server.setConfig(recipe("sshd/pam_mapi.conf").replace(/^socket = .*$/m, `socket = http://127.0.0.1:${hangPort}/`)
+      .replace(/^timeout = 3$/m, "timeout = 1"));
+    try {
+      const a = await attempt(server, method, ALICE.user, ALICE.password);
+      expectRefused(a);
+      expect(moduleLines(a).map((m) => m.message).join("\n")).toMatch(/no Kopano server available for user=alice .*: logon: .*tim/i);
+      expectLoggedIn(await attempt(server, method, SYSUSER.user, SYSUSER.password), "sysuser", method);
+    } finally {
+      server.setConfig(recipe("sshd/pam_mapi.conf"));
+    }
+  });
+
   it("no Kopano server: the system user still gets in, a Kopano user does not", async () => {
     server.setConfig(recipe("sshd/pam_mapi.conf").replace(/^socket = .*$/m, `socket = http://127.0.0.1:${deadPort}/`));
     try {
@@ -244,5 +271,38 @@ describe.each(["password", "keyboard-interactive"] as const)("sshd, stacking wit
     } finally {
       server.setConfig(recipe("sshd/pam_mapi.conf"));
     }
+  });
+});
+
+describe("the PAM stages sshd calls, and in which process (a tracing module in front of the recipe's lines)", () => {
+  let server: Sshd;
+  const ESTABLISH = 0x2;
+  beforeAll(async () => {
+    server = await sshd(traced(recipe("sshd/pam.d-sshd")));
+  }, 60_000);
+
+  async function callsOf(method: "password" | "keyboard-interactive") {
+    const mark = syslog.messages().length;
+    const a = await attempt(server, method, ALICE.user, ALICE.password);
+    expectLoggedIn(a, "alice", method);
+    return tracedCalls(syslog.since(mark));
+  }
+
+  it("password: authenticate, acct_mgmt, setcred and open_session in one process (the monitor)", async () => {
+    const calls = await callsOf("password");
+    const [auth, acct, setcred, open] = calls;
+    expect([auth, acct, setcred, open].map((c) => c?.stage)).toEqual(["authenticate", "acct_mgmt", "setcred", "open_session"]);
+    expect(setcred.flags & ESTABLISH).toBe(ESTABLISH);
+    expect(new Set([auth.pid, acct.pid, setcred.pid, open.pid]).size).toBe(1);
+  });
+
+  it("keyboard-interactive: authenticate and acct_mgmt in a child, setcred and open_session in its parent", async () => {
+    const calls = await callsOf("keyboard-interactive");
+    const [auth, acct, setcred, open] = calls;
+    expect([auth, acct, setcred, open].map((c) => c?.stage)).toEqual(["authenticate", "acct_mgmt", "setcred", "open_session"]);
+    expect(acct.pid).toBe(auth.pid);
+    expect(setcred.pid).not.toBe(auth.pid);
+    expect(auth.ppid).toBe(setcred.pid); // the monitor, where pam_mapi authenticated nobody: PAM_SUCCESS lets it through
+    expect(open.pid).toBe(setcred.pid);
   });
 });

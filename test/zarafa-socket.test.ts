@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator, type Profile } from "../host/emulator/index.js";
-import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, runPamtester, writeConfdir } from "./helpers/pam.js";
+import { MODULE, PAM, isolatedConfig, makeConfdir, removeConfdir, runPamdrive, runPamtester, writeConfdir } from "./helpers/pam.js";
 import { repoRoot } from "./helpers/guest.js";
 
 const users = loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json"));
@@ -113,6 +113,22 @@ describe("the Node host (the same guest, as root)", () => {
     expect(out.verdict.code).toBe("service-err");
     expect(out.verdict.reason).toMatch(/older than 7\.1: it ignores NO_UID_AUTH .* use http:\/\/ or https:\/\//);
     expect(logonsSince("zarafa-7.0", before)[0].peer).toMatchObject({ uid: 0 });
+  });
+
+  it("pam-mapi check says so, with the fix, and exits 3 (a configuration to change)", async () => {
+    const out = await new Promise<{ code: number | null; text: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(repoRoot, "bin/pam-mapi.mjs"), "check", "alice", "--password-stdin",
+        "--config", isolatedConfig(), "--arg", `socket=${urls["zarafa-7.0"]!.file}`], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+      let text = "";
+      child.stdout.on("data", (d) => (text += d));
+      child.stderr.on("data", (d) => (text += d));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, text }));
+      child.stdin.end("wrong\n");
+    });
+    expect(out.code, out.text).toBe(3);
+    expect(out.text).toMatch(/result: PAM_SERVICE_ERR/);
+    expect(out.text).toMatch(/fix: +point socket= for this server at its http:\/\/ or https:\/\/ port instead of its unix socket/);
   });
 
   it("accepts the right password on zarafa-7.1's socket and refuses a wrong one", async () => {

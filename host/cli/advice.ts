@@ -137,6 +137,10 @@ export function advise(outcome: AuthenticationOutcome, user: string, configPath 
     case "authtok-err":
     case "try-again": // only from chauthtok (pam-mapi passwd), never from authenticate
     case "service-err":
+      if (/older than 7\.1: it ignores NO_UID_AUTH/.test(verdict.reason)) {
+        return { pam, exitCode: EXIT.config, cause: verdict.reason,
+          fix: "point socket= for this server at its http:// or https:// port instead of its unix socket" };
+      }
       return { pam, exitCode: EXIT.internal, cause: verdict.reason || "the guest reported an internal error",
         fix: "re-run with --verbose; if it persists, report it with this output" };
   }
