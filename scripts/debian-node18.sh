@@ -12,6 +12,10 @@ cd "$(dirname "$0")/.."
 dir=build/node18
 root=$dir/root
 debs=$dir/debs
+# One fetch at a time (two test runs may start side by side); the second finds the first's result.
+mkdir -p build
+exec 9>build/node18.lock
+flock 9
 if [[ -x $root/usr/bin/node && -f $dir/version ]]; then
   echo "$PWD/$root"
   exit 0

@@ -41,6 +41,10 @@ describe("npm run bench -- --quick", () => {
     expect(ip.pam_raw_module.median).toBeGreaterThan(ip.pam_permit.median);
     expect(ip.pam_mapi.median).toBeGreaterThan(r.guest.authenticate.median);
     expect(r.guest.memory_grows_per_pam_call).toBe(0);
+    // pam-mapi's start-up beside pamtester and testsaslauthd (bench/cli.mjs); every timed run succeeded.
+    expect(Object.keys(r.cli.commands)).toEqual(["node -e 0 (floor)", "pam-mapi --version", "pam-mapi config", "pam-mapi check",
+      "pamtester (pam_wrapper)", "testsaslauthd"]);
+    for (const s of Object.values(r.cli.commands) as Array<{ median: number; min: number; max: number }>) positive(s);
     expect(r.size.stripped).toBeGreaterThan(0);
     expect(r.size.unstripped).toBeGreaterThanOrEqual(r.size.stripped);
     // A dead first server is skipped within the 0.5 s deadline (plus scheduling slack), never waited out twice.

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import {
-  cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
+  chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync,
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -314,6 +314,23 @@ describe("the Debian package", () => {
       // Both verdicts came from the server: two logons for alice.
       const logons = emulator.requests.slice(before).filter((r) => r.operation === "logon");
       expect(logons).toHaveLength(2);
+
+      // Why 0644: the module reads the file with the rights of the process it runs in. As www-data (Apache's
+      // mod_authnz_pam) the installed file is read and the login goes through; a 0600 file fails it closed.
+      chmodSync(confdir, 0o755);
+      const asWwwData = { input: ["Secr3t!"], wrapper: false, prefix: ["setpriv", "--reuid=33", "--regid=33", "--clear-groups"] };
+      const apache = await runPamdrive(confdir, "mapi", "alice", ["auth"], asWwwData);
+      expect(apache.ops, apache.stdout + apache.stderr).toEqual({ auth: PAM.SUCCESS });
+      const cli = await shAsync("setpriv", ["--reuid=33", "--regid=33", "--clear-groups", "/usr/sbin/pam-mapi", "config", "--json"], "");
+      expect(cli.code, cli.output).toBe(0);
+      expect(JSON.parse(cli.stdout)).toMatchObject({ configuration: { path: CONFIG_PATH, present: true } });
+      chmodSync(CONFIG_PATH, 0o600);
+      try {
+        const closed = await runPamdrive(confdir, "mapi", "alice", ["auth"], asWwwData);
+        expect(closed.ops).toEqual({ auth: PAM.SERVICE_ERR });
+      } finally {
+        chmodSync(CONFIG_PATH, CONFIG_MODE);
+      }
     } finally {
       removeConfdir(confdir);
     }
