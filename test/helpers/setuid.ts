@@ -48,6 +48,8 @@ export interface RunOptions {
   timeoutSec?: number;
   /** extra [source, target] binds for this run only */
   binds?: Array<[string, string]>;
+  /** a shared object to list in this run's own /etc/ld.so.preload (e.g. the envtrace tracer) */
+  preload?: string;
 }
 
 /** The module's lines in a run's syslog, as "PRI message" with the syslog header cut off. */
@@ -131,7 +133,7 @@ export function makeSetuidWorld(options: { module: string; accounts: LocalAccoun
     const spec = {
       binds: [...systemBinds, ...(o.binds ?? [])], scratch, uid: o.caller.uid, gid: o.caller.gid,
       argv: o.argv, env: o.env ?? { PATH: "/usr/bin:/bin" }, umask: o.umask ?? "022", password: o.password,
-      timeoutSec: o.timeoutSec ?? 30,
+      timeoutSec: o.timeoutSec ?? 30, preload: o.preload,
     };
     const specFile = path.join(scratch, "spec.json");
     writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # Runs one command as an unprivileged caller on a pty, inside the private mount namespace it is started in
 # (`unshare --mount --propagation private python3 setuid_session.py SPEC.json`, as root), and reports as JSON:
+#   - optionally lists a tracer in a namespace-only /etc/ld.so.preload (an overlay on /etc);
 #   - binds the test's private files over system paths (/etc/pam.d, /etc/passwd, /etc/sudoers, ...);
 #   - gives the namespace a /dev of its own with a syslog socket at /dev/log, so the module's pam_syslog lines
 #     (and su's and sudo's) come back as data; nothing is created in the machine's /dev;
@@ -69,6 +70,15 @@ def drain(s, lines):
 
 def main():
     spec = json.load(open(sys.argv[1]))
+    if spec.get("preload"):
+        # /etc/ld.so.preload for this namespace only (ld.so honours it in setuid programs, unlike LD_PRELOAD):
+        # an overlay on /etc whose upper layer holds it; the binds below land on top of the overlay.
+        upper, work = os.path.join(spec["scratch"], "etc-upper"), os.path.join(spec["scratch"], "etc-work")
+        os.makedirs(upper)
+        os.makedirs(work)
+        with open(os.path.join(upper, "ld.so.preload"), "w") as f:
+            f.write(spec["preload"] + "\n")
+        sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/etc,upperdir={upper},workdir={work}", "/etc")
     for source, target in spec.get("binds", []):
         sh("mount", "--bind", source, target)
     private_dev(spec["scratch"])
