@@ -6,10 +6,11 @@
 //                   them: a locked password, no home directory created);
 //   /etc/sudoers    is a private one (the throwaway users may run anything as anyone, timestamps in the world's
 //                   own directory, never cached);
-//   /dev/log        is a socket of the run's own, so the module's syslog lines come back as data.
+//   /dev/log        is a socket of the run's own, so the module's syslog lines come back as data;
+//   /var/log/btmp, wtmp, lastlog   are empty private files (su records failed attempts in btmp).
 // The configuration file is root-owned 0600 and rewritten by the test before each group of runs.
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sharedTempDir } from "./daemons.js";
 import { repoRoot } from "./guest.js";
@@ -118,12 +119,16 @@ export function makeSetuidWorld(options: { module: string; accounts: LocalAccoun
   ].join("\n"), { mode: 0o440 });
   chmodSync(file("sudoers"), 0o440);
 
+  // su records failed attempts in btmp (and login records go to wtmp/lastlog): private, empty copies.
+  const loginRecords = ["/var/log/btmp", "/var/log/wtmp", "/var/log/lastlog"].filter((f) => existsSync(f));
+  for (const record of loginRecords) writeFileSync(file(path.basename(record)), "", { mode: 0o600 });
   const systemBinds: Array<[string, string]> = [
     [file("pam.d"), "/etc/pam.d"],
     [file("passwd"), "/etc/passwd"],
     [file("group"), "/etc/group"],
     [file("shadow"), "/etc/shadow"],
     [file("sudoers"), "/etc/sudoers"],
+    ...loginRecords.map((record): [string, string] => [file(path.basename(record)), record]),
   ];
 
   let runs = 0;

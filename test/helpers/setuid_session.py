@@ -28,21 +28,19 @@ def sh(*argv):
 
 
 def private_dev(scratch):
-    """A /dev with the few nodes su/sudo need, the machine's devpts, and room for our /dev/log."""
+    """A /dev with the few nodes su/sudo need (bound from the machine's /dev, so a nodev /tmp does not matter),
+    the machine's devpts (ptmx is its pts/ptmx: a bound /dev/ptmx would find no devpts beside it), and room for
+    our /dev/log."""
     dev = os.path.join(scratch, "dev")
     os.makedirs(dev, exist_ok=True)
-    for name, major, minor in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-                               ("urandom", 1, 9), ("tty", 5, 0), ("ptmx", 5, 2)]:
-        path = os.path.join(dev, name)
-        if not os.path.exists(path):
-            os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))
-        os.chmod(path, 0o666)
+    for name in ["null", "zero", "full", "random", "urandom", "tty"]:
+        open(os.path.join(dev, name), "w").close()
+        sh("mount", "--bind", f"/dev/{name}", os.path.join(dev, name))
     for name, target in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")]:
-        if not os.path.lexists(os.path.join(dev, name)):
-            os.symlink(target, os.path.join(dev, name))
-    os.makedirs(os.path.join(dev, "pts"), exist_ok=True)
-    os.makedirs(os.path.join(dev, "shm"), exist_ok=True)
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")]:
+        os.symlink(target, os.path.join(dev, name))
+    os.makedirs(os.path.join(dev, "pts"))
+    os.makedirs(os.path.join(dev, "shm"))
     os.chmod(os.path.join(dev, "shm"), 0o1777)
     os.chmod(dev, 0o755)
     sh("mount", "--bind", "/dev/pts", os.path.join(dev, "pts"))
