@@ -228,14 +228,13 @@ describe("the bait works outside a setuid program", () => {
     expect((await sClient({})).ok).toBe(false);
   });
 
-  it("a client that honours http_proxy connects to the recorder", () => {
+  it("a client that honours http_proxy connects to the recorder", async () => {
     const before = proxyConnections;
-    spawnSync("python3", ["-c", "import urllib.request\ntry: urllib.request.urlopen('http://example.invalid/', timeout=5)\nexcept Exception: pass"],
-      { env: { PATH: "/usr/bin:/bin", http_proxy: proxy() }, timeout: 20_000 });
-    return new Promise<void>((resolve) => setTimeout(() => {
-      expect(proxyConnections).toBeGreaterThan(before);
-      resolve();
-    }, 200));
+    // asynchronously: the recorder lives in this process
+    await new Promise<void>((resolve) => execFile("python3", ["-c",
+      "import urllib.request\ntry: urllib.request.urlopen('http://example.invalid/', timeout=5)\nexcept Exception: pass"],
+    { env: { PATH: "/usr/bin:/bin", http_proxy: proxy() }, timeout: 20_000 }, () => resolve()));
+    expect(proxyConnections).toBeGreaterThan(before);
   });
 });
 
