@@ -78,6 +78,8 @@ const ROWS: Row[] = [
     transports: TCP, server: "genuine",
   },
   { name: "HOME with a .curlrc (proxy, insecure, the attacker's CA)", env: () => ({ HOME: p("caller"), CURL_HOME: p("caller") }), transports: ALL, server: "genuine" },
+  // Read by libcrypto at load (docs/security.md): it may choose among OpenSSL's implementations, never the verdict.
+  { name: "OPENSSL_ia32cap masking AES-NI and PCLMULQDQ", env: () => ({ OPENSSL_ia32cap: "~0x200000200000000" }), transports: ALL, server: "genuine" },
   { name: "SSL_CERT_FILE naming the attacker's CA, genuine server", env: () => ({ SSL_CERT_FILE: attacker.caFile }), transports: ["https"], server: "genuine" },
   // A rogue server (right host name, certificate from the attacker's CA): with the system store and with cafile=.
   ...(["system store", "cafile="] as const).flatMap((trust): Row[] => {
@@ -106,8 +108,9 @@ interface Program {
 }
 const PROGRAMS: Program[] = [
   { name: "su", service: "su-l", caller: () => NOBODY, argv: (u) => ["/usr/bin/su", "-", u, "-c", "echo ran-as-$(id -un)"], ranAs: "ran-as-alice", transports: (row) => row.transports },
-  // sudo keeps the whole environment in its own process (env_reset only cleans the command's): the module sees
-  // every variable here too. https carries the libraries that read them; the other transports are covered by su.
+  // In sudo's process secure_getenv sees the caller's whole environment (env_reset only cleans the command's), but
+  // a plain getenv resolves to sudo's own (exported by /usr/bin/sudo for its plugins' environment hooks), which
+  // answers from sudoers' environment handling. https carries the libraries that read; su covers the rest.
   { name: "sudo", service: "sudo", caller: (u) => world.account(u), argv: () => ["/usr/bin/sudo", "-u", "root", "/bin/sh", "-c", "echo ran-as-$(id -un)"], ranAs: "ran-as-root", transports: (row) => row.transports.filter((t) => t === "https") },
 ];
 
@@ -225,14 +228,13 @@ describe("the bait works outside a setuid program", () => {
     expect((await sClient({})).ok).toBe(false);
   });
 
-  it("a client that honours http_proxy connects to the recorder", () => {
+  it("a client that honours http_proxy connects to the recorder", async () => {
     const before = proxyConnections;
-    spawnSync("python3", ["-c", "import urllib.request\ntry: urllib.request.urlopen('http://example.invalid/', timeout=5)\nexcept Exception: pass"],
-      { env: { PATH: "/usr/bin:/bin", http_proxy: proxy() }, timeout: 20_000 });
-    return new Promise<void>((resolve) => setTimeout(() => {
-      expect(proxyConnections).toBeGreaterThan(before);
-      resolve();
-    }, 200));
+    // asynchronously: the recorder lives in this process
+    await new Promise<void>((resolve) => execFile("python3", ["-c",
+      "import urllib.request\ntry: urllib.request.urlopen('http://example.invalid/', timeout=5)\nexcept Exception: pass"],
+    { env: { PATH: "/usr/bin:/bin", http_proxy: proxy() }, timeout: 20_000 }, () => resolve()));
+    expect(proxyConnections).toBeGreaterThan(before);
   });
 });
 

@@ -5,7 +5,7 @@
 // see privately are checked byte for byte at the end. Needs root, sudo (scripts/setup.sh) and `npm run build`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
@@ -216,5 +216,9 @@ describe("su for a name with no local account", () => {
 describe("the machine", () => {
   it("has the same /etc files, byte for byte, as before the runs", () => {
     for (const [file, hash] of machineBefore) expect(sha256(file), file).toBe(hash);
+  });
+
+  it("su's records of the failed attempts went to the namespace's private btmp, not the machine's", () => {
+    expect(statSync(path.join(world.dir, "btmp")).size).toBeGreaterThan(0);
   });
 });

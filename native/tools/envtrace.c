@@ -8,7 +8,8 @@
  *
  * CALL is the PAM call in progress (pam_start_confdir, pam_authenticate, ...), OBJECT the file name of the shared
  * object that made the call (dladdr of the return address). Reads outside PAM calls (the application's own) are
- * not listed. At load it writes "envtrace: at_secure=N" (the AT_SECURE auxv entry: 1 in a setuid program).
+ * not listed. At load it writes "envtrace: at_secure=N program=PATH" (the AT_SECURE auxv entry: 1 in a setuid
+ * program; PATH as given to execve).
  * glibc's reads of its own variables from inside libc (the resolver's RES_OPTIONS, ...) do not go through the PLT
  * and are not seen: docs/security.md says which those are and why they are harmless. Only the name is written,
  * never the value. */
@@ -37,7 +38,8 @@ static void say(const char *fmt, ...) {
 }
 
 __attribute__((constructor)) static void announce(void) {
-  say("envtrace: at_secure=%lu\n", getauxval(AT_SECURE));
+  const char *program = (const char *)getauxval(AT_EXECFN);
+  say("envtrace: at_secure=%lu program=%s\n", getauxval(AT_SECURE), program ? program : "?");
 }
 
 static void *next(const char *symbol) {

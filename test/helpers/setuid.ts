@@ -6,10 +6,11 @@
 //                   them: a locked password, no home directory created);
 //   /etc/sudoers    is a private one (the throwaway users may run anything as anyone, timestamps in the world's
 //                   own directory, never cached);
-//   /dev/log        is a socket of the run's own, so the module's syslog lines come back as data.
+//   /dev/log        is a socket of the run's own, so the module's syslog lines come back as data;
+//   /var/log/btmp, wtmp, lastlog   are empty private files (su records failed attempts in btmp).
 // The configuration file is root-owned 0600 and rewritten by the test before each group of runs.
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { sharedTempDir } from "./daemons.js";
 import { repoRoot } from "./guest.js";
@@ -48,6 +49,8 @@ export interface RunOptions {
   timeoutSec?: number;
   /** extra [source, target] binds for this run only */
   binds?: Array<[string, string]>;
+  /** a shared object to list in this run's own /etc/ld.so.preload (e.g. the envtrace tracer) */
+  preload?: string;
 }
 
 /** The module's lines in a run's syslog, as "PRI message" with the syslog header cut off. */
@@ -116,12 +119,16 @@ export function makeSetuidWorld(options: { module: string; accounts: LocalAccoun
   ].join("\n"), { mode: 0o440 });
   chmodSync(file("sudoers"), 0o440);
 
+  // su records failed attempts in btmp (and login records go to wtmp/lastlog): private, empty copies.
+  const loginRecords = ["/var/log/btmp", "/var/log/wtmp", "/var/log/lastlog"].filter((f) => existsSync(f));
+  for (const record of loginRecords) writeFileSync(file(path.basename(record)), "", { mode: 0o600 });
   const systemBinds: Array<[string, string]> = [
     [file("pam.d"), "/etc/pam.d"],
     [file("passwd"), "/etc/passwd"],
     [file("group"), "/etc/group"],
     [file("shadow"), "/etc/shadow"],
     [file("sudoers"), "/etc/sudoers"],
+    ...loginRecords.map((record): [string, string] => [file(path.basename(record)), record]),
   ];
 
   let runs = 0;
@@ -131,7 +138,7 @@ export function makeSetuidWorld(options: { module: string; accounts: LocalAccoun
     const spec = {
       binds: [...systemBinds, ...(o.binds ?? [])], scratch, uid: o.caller.uid, gid: o.caller.gid,
       argv: o.argv, env: o.env ?? { PATH: "/usr/bin:/bin" }, umask: o.umask ?? "022", password: o.password,
-      timeoutSec: o.timeoutSec ?? 30,
+      timeoutSec: o.timeoutSec ?? 30, preload: o.preload,
     };
     const specFile = path.join(scratch, "spec.json");
     writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });

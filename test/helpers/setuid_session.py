@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # Runs one command as an unprivileged caller on a pty, inside the private mount namespace it is started in
 # (`unshare --mount --propagation private python3 setuid_session.py SPEC.json`, as root), and reports as JSON:
+#   - optionally lists a tracer in a namespace-only /etc/ld.so.preload (an overlay on /etc);
 #   - binds the test's private files over system paths (/etc/pam.d, /etc/passwd, /etc/sudoers, ...);
 #   - gives the namespace a /dev of its own with a syslog socket at /dev/log, so the module's pam_syslog lines
 #     (and su's and sudo's) come back as data; nothing is created in the machine's /dev;
@@ -27,21 +28,19 @@ def sh(*argv):
 
 
 def private_dev(scratch):
-    """A /dev with the few nodes su/sudo need, the machine's devpts, and room for our /dev/log."""
+    """A /dev with the few nodes su/sudo need (bound from the machine's /dev, so a nodev /tmp does not matter),
+    the machine's devpts (ptmx is its pts/ptmx: a bound /dev/ptmx would find no devpts beside it), and room for
+    our /dev/log."""
     dev = os.path.join(scratch, "dev")
     os.makedirs(dev, exist_ok=True)
-    for name, major, minor in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
-                               ("urandom", 1, 9), ("tty", 5, 0), ("ptmx", 5, 2)]:
-        path = os.path.join(dev, name)
-        if not os.path.exists(path):
-            os.mknod(path, 0o666 | 0o020000, os.makedev(major, minor))
-        os.chmod(path, 0o666)
+    for name in ["null", "zero", "full", "random", "urandom", "tty"]:
+        open(os.path.join(dev, name), "w").close()
+        sh("mount", "--bind", f"/dev/{name}", os.path.join(dev, name))
     for name, target in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")]:
-        if not os.path.lexists(os.path.join(dev, name)):
-            os.symlink(target, os.path.join(dev, name))
-    os.makedirs(os.path.join(dev, "pts"), exist_ok=True)
-    os.makedirs(os.path.join(dev, "shm"), exist_ok=True)
+                         ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")]:
+        os.symlink(target, os.path.join(dev, name))
+    os.makedirs(os.path.join(dev, "pts"))
+    os.makedirs(os.path.join(dev, "shm"))
     os.chmod(os.path.join(dev, "shm"), 0o1777)
     os.chmod(dev, 0o755)
     sh("mount", "--bind", "/dev/pts", os.path.join(dev, "pts"))
@@ -69,6 +68,15 @@ def drain(s, lines):
 
 def main():
     spec = json.load(open(sys.argv[1]))
+    if spec.get("preload"):
+        # /etc/ld.so.preload for this namespace only (ld.so honours it in setuid programs, unlike LD_PRELOAD):
+        # an overlay on /etc whose upper layer holds it; the binds below land on top of the overlay.
+        upper, work = os.path.join(spec["scratch"], "etc-upper"), os.path.join(spec["scratch"], "etc-work")
+        os.makedirs(upper)
+        os.makedirs(work)
+        with open(os.path.join(upper, "ld.so.preload"), "w") as f:
+            f.write(spec["preload"] + "\n")
+        sh("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/etc,upperdir={upper},workdir={work}", "/etc")
     for source, target in spec.get("binds", []):
         sh("mount", "--bind", source, target)
     private_dev(spec["scratch"])
