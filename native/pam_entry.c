@@ -18,6 +18,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server_url.h"
+#include "tls.h"
 #include "transport.h"
 
 #define RESULT_KEY "pam_mapi.result"
@@ -138,6 +139,19 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
       return PAM_SERVICE_ERR;
     }
     c->server_count = i + 1;
+  }
+  /* cafile=/capath= that cannot be loaded are a configuration error (as the pam-mapi CLI says), found before the
+   * password is asked for; the loaded anchors stay in tls.c's per-process cache for the transport. */
+  bool https = false;
+  for (size_t i = 0; i < c->server_count; i++) https |= c->servers[i].kind == SERVER_HTTPS;
+  if (https && ((c->settings.cafile && c->settings.cafile[0]) || (c->settings.capath && c->settings.capath[0]))) {
+    struct tls_trust trust;
+    char why[TRANSPORT_CAUSE_CAP];
+    if (!tls_trust_acquire(c->settings.cafile, c->settings.capath, &trust, why)) {
+      log_host(c->pamh, LOG_ERR, "configuration error: %s", why);
+      return PAM_SERVICE_ERR;
+    }
+    tls_trust_release(&trust);
   }
   if (c->debug)
     log_host(c->pamh, LOG_DEBUG, "%zu server(s) pinned, first %s, timeout %u ms", c->server_count,

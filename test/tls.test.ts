@@ -211,6 +211,28 @@ describe("what is refused, and the cause on the server's line", () => {
   });
 });
 
+describe("cafile= and capath= are checked when the module is configured", () => {
+  it("a missing or unreadable cafile=, or one without a certificate, is a configuration error: PAM_SERVICE_ERR, no connection", async () => {
+    const s = await serve(good());
+    const url = `https://localhost:${s.port}/`;
+    const notPem = path.join(dir, "not-a-certificate.pem");
+    writeFileSync(notPem, "this is not PEM\n");
+    const cases: Array<[string, string]> = [
+      [`cafile=${dir}/absent-ca.pem`, `configuration error: cafile=${dir}/absent-ca.pem: no such file or directory (ENOENT)`],
+      [`capath=${dir}/absent-ca.d`, `configuration error: capath=${dir}/absent-ca.d: no such file or directory (ENOENT)`],
+      [`cafile=${notPem}`, `configuration error: cafile=${notPem}: no PEM certificate could be read`],
+    ];
+    for (const [trust, error] of cases) {
+      const service = `tls${++serial}`;
+      writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} ${trust} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+      const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+      expect(r.ops.auth).toBe(PAM.SERVICE_ERR);
+      expect(r.syslog.some((l) => l.priority === 3 && l.message.includes(error)), r.syslog.map((l) => l.message).join("\n")).toBe(true);
+    }
+    expect(s.connections).toBe(0);
+  });
+});
+
 describe("the per-process session cache", () => {
   it("a second login to the same server resumes; the same server under another cafile= never gets that session", async () => {
     const s = await serve(good());
