@@ -33,15 +33,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
 #include "cause.h"
 #include "deadline.h"
+#include "openssl_lib.h" /* OpenSSL, loaded on first use: every call below goes through its table */
 
 /* Debian's system store: the directory of hashed links that update-ca-certificates keeps beside the bundle, with
  * the same certificates. The directory is read lazily (only the issuers a handshake needs), the bundle would be
@@ -135,6 +129,7 @@ static int bio_create(BIO *b) {
 }
 
 static void init_process(void) {
+  if (!openssl_lib_load()) return;
   /* First, before anything else: never a configuration file, whoever initialises OpenSSL in this process. */
   if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL)) return;
   OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new(); /* no config loaded into it: the built-in default provider only */
@@ -232,7 +227,7 @@ bool tls_trust_acquire(const char *cafile, const char *capath, struct tls_trust 
   out->id = 0;
   pthread_once(&init_once, init_process);
   if (libctx == NULL) {
-    cause_set(why, "TLS: OpenSSL cannot be initialised");
+    cause_set(why, "TLS: OpenSSL (" OPENSSL_LIB_SONAME ") cannot be loaded or initialised; install libssl3");
     return false;
   }
   if (cafile && !cafile[0]) cafile = NULL;
