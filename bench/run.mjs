@@ -218,24 +218,39 @@ try {
   // ---- https: pam_mapi beside the raw TLS client, full handshakes and resumed, interleaved ---------------------
   log(`https (${ROUNDS} rounds)`);
   run("pamloop", [pamDir, "mapi-https-full", USER, PASSWORD, 3]); // records the request for the raw client
+  // Wall time and, less disturbed by the other jobs on a shared machine, the client's own CPU time per login.
+  const cpu = {};
+  const timed = (name, out) => ((cpu[name] = out.cpu_us_per_auth), out.us_per_auth);
+  const pamTimed = (service) => (k) => timed(service, run("pamloop", [pamDir, service, USER, PASSWORD, k]));
   const tlsLoops = {
-    permit: pamLoop("permit"),
-    mapi_full: pamLoop("mapi-https-full"),
-    mapi_resumed: pamLoop("mapi-https"),
-    raw_full: (k) => run("rawtls", [tlsFullPort, caFile, request.tls, k]).us_per_auth,
-    raw_resumed: (k) => run("rawtls", [tlsPort, caFile, request.tls, k, "resume"]).us_per_auth,
-    ...(BEFORE_SO ? { before_full: pamLoop("before-https-full"), before_resumed: pamLoop("before-https") } : {}),
+    permit: pamTimed("permit"),
+    mapi_full: pamTimed("mapi-https-full"),
+    mapi_resumed: pamTimed("mapi-https"),
+    raw_full: (k) => timed("raw_full", run("rawtls", [tlsFullPort, caFile, request.tls, k])),
+    raw_resumed: (k) => timed("raw_resumed", run("rawtls", [tlsPort, caFile, request.tls, k, "resume"])),
+    ...(BEFORE_SO ? { before_full: pamTimed("before-https-full"), before_resumed: pamTimed("before-https") } : {}),
   };
   const tn = Object.fromEntries(Object.entries(tlsLoops).map(([name, loop]) => [name, calibrate(loop(10))]));
   const tls = Object.fromEntries(Object.keys(tlsLoops).map((name) => [name, []]));
-  const tlsRatio = { full: [], resumed_over_full: [], raw_resumed_over_full: [], before_full: [] };
+  const tlsCpu = Object.fromEntries(Object.keys(tlsLoops).map((name) => [name, []]));
+  const tlsRatio = { full: [], resumed_over_full: [], raw_resumed_over_full: [], before_full: [], cpu_full: [], cpu_resumed_over_full: [], cpu_before_full: [] };
+  const cpuOf = { permit: "permit", mapi_full: "mapi-https-full", mapi_resumed: "mapi-https", raw_full: "raw_full",
+    raw_resumed: "raw_resumed", before_full: "before-https-full", before_resumed: "before-https" };
   for (let r = 0; r < ROUNDS; r++) {
-    const t = {};
-    for (const [name, loop] of Object.entries(tlsLoops)) tls[name].push((t[name] = loop(tn[name])));
+    const t = {}, c = {};
+    for (const [name, loop] of Object.entries(tlsLoops)) {
+      tls[name].push((t[name] = loop(tn[name])));
+      tlsCpu[name].push((c[name] = cpu[cpuOf[name]]));
+    }
     tlsRatio.full.push((t.mapi_full - t.permit) / t.raw_full);
     tlsRatio.resumed_over_full.push((t.mapi_resumed - t.permit) / (t.mapi_full - t.permit));
     tlsRatio.raw_resumed_over_full.push(t.raw_resumed / t.raw_full);
-    if (BEFORE_SO) tlsRatio.before_full.push((t.before_full - t.permit) / t.raw_full);
+    tlsRatio.cpu_full.push((c.mapi_full - c.permit) / c.raw_full);
+    tlsRatio.cpu_resumed_over_full.push((c.mapi_resumed - c.permit) / (c.mapi_full - c.permit));
+    if (BEFORE_SO) {
+      tlsRatio.before_full.push((t.before_full - t.permit) / t.raw_full);
+      tlsRatio.cpu_before_full.push((c.before_full - c.permit) / c.raw_full);
+    }
   }
   results.https = {
     unit: "µs per auth", iterations: tn,
@@ -244,9 +259,18 @@ try {
     ratio_mapi_full_minus_permit_over_raw_full: stats(tlsRatio.full), target_full: 1.1,
     ratio_mapi_resumed_over_full: stats(tlsRatio.resumed_over_full), target_resumed: 0.6,
     ratio_raw_resumed_over_full: stats(tlsRatio.raw_resumed_over_full),
+    cpu: {
+      unit: "client CPU µs per auth (user + system)",
+      pam_permit: stats(tlsCpu.permit), pam_mapi_full: stats(tlsCpu.mapi_full), pam_mapi_resumed: stats(tlsCpu.mapi_resumed),
+      raw_tls_full: stats(tlsCpu.raw_full), raw_tls_resumed: stats(tlsCpu.raw_resumed),
+      ratio_mapi_full_minus_permit_over_raw_full: stats(tlsRatio.cpu_full),
+      ratio_mapi_resumed_over_full: stats(tlsRatio.cpu_resumed_over_full),
+    },
     ...(BEFORE_SO ? {
       before: { module: BEFORE_SO, pam_mapi_full: stats(tls.before_full), pam_mapi_resumed: stats(tls.before_resumed),
-        ratio_full_minus_permit_over_raw_full: stats(tlsRatio.before_full) },
+        ratio_full_minus_permit_over_raw_full: stats(tlsRatio.before_full),
+        cpu_full: stats(tlsCpu.before_full), cpu_resumed: stats(tlsCpu.before_resumed),
+        cpu_ratio_full_minus_permit_over_raw_full: stats(tlsRatio.cpu_before_full) },
     } : {}),
   };
 
@@ -387,10 +411,17 @@ const rows = [
   ["", "(pam_mapi full − permit) / raw full", f(results.https.ratio_mapi_full_minus_permit_over_raw_full, 2), "≤ 1.10"],
   ["", "pam_mapi: resumed / full (− permit)", f(results.https.ratio_mapi_resumed_over_full, 2), "≤ 0.6"],
   ["", "raw: resumed / full", f(results.https.ratio_raw_resumed_over_full, 2), ""],
+  ["client CPU µs/auth", "pam_mapi, full / resumed", `${f(results.https.cpu.pam_mapi_full, 0)} / ${f(results.https.cpu.pam_mapi_resumed, 0)}`, ""],
+  ["(https)", "raw TLS client, full / resumed", `${f(results.https.cpu.raw_tls_full, 0)} / ${f(results.https.cpu.raw_tls_resumed, 0)}`, ""],
+  ["", "pam_permit", f(results.https.cpu.pam_permit, 0), ""],
+  ["", "(pam_mapi full − permit) / raw full", f(results.https.cpu.ratio_mapi_full_minus_permit_over_raw_full, 2), "≤ 1.10"],
+  ["", "pam_mapi: resumed / full (− permit)", f(results.https.cpu.ratio_mapi_resumed_over_full, 2), "≤ 0.6"],
   ...(results.https.before ? [
     ["", "before: pam_mapi full", f(results.https.before.pam_mapi_full), ""],
     ["", "before: pam_mapi resumable", f(results.https.before.pam_mapi_resumed), ""],
     ["", "before: (full − permit) / raw full", f(results.https.before.ratio_full_minus_permit_over_raw_full, 2), ""],
+    ["", "before: CPU µs full / resumable", `${f(results.https.before.cpu_full, 0)} / ${f(results.https.before.cpu_resumed, 0)}`, ""],
+    ["", "before: CPU (full − permit) / raw full", f(results.https.before.cpu_ratio_full_minus_permit_over_raw_full, 2), ""],
   ] : []),
   ["guest alone µs/call", "authenticate", f(results.guest.authenticate, 2), "≤ 20"],
   ["", "PAM call: configure + authenticate", f(results.guest.pam_call_configure_and_authenticate, 2), ""],
