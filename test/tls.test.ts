@@ -13,10 +13,11 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture, startCannedServer, type CannedServer, type CannedServerOptions } from "./helpers/canned-server.js";
 import { sharedTempDir } from "./helpers/daemons.js";
-import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
+import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
 
 const OK = capture("tcp-a-logon-ok-alice.resp.raw");
+const WRONG = capture("tcp-b-logon-wrong-password.resp.raw");
 const DEADLINE_S = 2;
 
 let dir: string;
@@ -208,6 +209,35 @@ describe("what is refused, and the cause on the server's line", () => {
       for (const s of held) s.destroy();
       server.close();
     }
+  });
+});
+
+describe("the deadline and threads over https", () => {
+  it("a server that completes the handshake and never answers: timed out at the deadline", async () => {
+    const s = await serve(good(), { delayMs: 60_000 });
+    const url = `https://localhost:${s.port}/`;
+    const service = `tls${++serial}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+    const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+    expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+    expect(r.times.auth).toBeGreaterThanOrEqual(DEADLINE_S * 1000 - 50);
+    expect(r.times.auth).toBeLessThan(DEADLINE_S * 1000 * 1.5 + 500);
+    said(r.syslog.map((l) => l.message), `server 1 (${url}): timed out`);
+    expect(s.requests).toHaveLength(1); // the request went out over TLS; the reply never came
+  });
+
+  it("8 threads share the process's TLS state: every verdict right, sessions resumed", async () => {
+    const s = await serve(good(), { reply: (req) => (req.body.includes("good-passw0rd") ? OK : WRONG) });
+    let reused = 0;
+    s.tlsServer!.on("secureConnection", (t: tls.TLSSocket) => (reused += t.isSessionReused() ? 1 : 0));
+    const service = `tls${++serial}`;
+    const args = `socket=https://localhost:${s.port}/ cafile=${pki.caFile} timeout=5 config=${emptyConfig}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} ${args}`, `account required ${MODULE} config=${emptyConfig}`]);
+    const r = await runPamthreads(confdir, service, 8, 6, [["alice", "good-passw0rd", "0"], ["alice", "wrong-passw0rd", "7"]]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/correct=48 wrong=0/);
+    expect(s.tlsSockets).toHaveLength(48);
+    expect(reused).toBeGreaterThan(0);
   });
 });
 
