@@ -11,7 +11,7 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, startCannedServer, type CannedServer, type CannedServerOptions } from "./helpers/canned-server.js";
+import { capture, httpReply, type CannedServer, type CannedServerOptions, startCannedServer } from "./helpers/canned-server.js";
 import { sharedTempDir } from "./helpers/daemons.js";
 import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
@@ -238,6 +238,26 @@ describe("the deadline and threads over https", () => {
     expect(r.stdout).toMatch(/correct=48 wrong=0/);
     expect(s.tlsSockets).toHaveLength(48);
     expect(reused).toBeGreaterThan(0);
+  });
+});
+
+describe("https replies go through the same strict HTTP client as http", () => {
+  const body = OK.subarray(OK.indexOf("\r\n\r\n") + 4);
+  const chunked = Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+  it.each<[string, Buffer, number, string]>([
+    ["chunked framing, decoded", chunked, PAM.SUCCESS, ""],
+    ["a Content-Encoding", httpReply(200, body, { "Content-Encoding": "gzip" }), PAM.AUTHINFO_UNAVAIL, "the reply is not acceptable HTTP/1.1"],
+    ["a reply over 1 MiB", httpReply(200, Buffer.alloc(1024 * 1024 + 1, 0x20)), PAM.AUTHINFO_UNAVAIL, "the reply is larger than the module accepts"],
+    ["a redirect", httpReply(302, "", { Location: "https://elsewhere.example/" }), PAM.AUTHINFO_UNAVAIL, "HTTP status 302"],
+  ])("%s", async (_name, reply, code, cause) => {
+    const s = await serve(good(), { reply });
+    const url = `https://localhost:${s.port}/`;
+    const service = `tls${++serial}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+    const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+    expect(r.ops.auth).toBe(code);
+    if (cause) said(r.syslog.map((l) => l.message), `server 1 (${url}): ${cause}`);
   });
 });
 
