@@ -5,7 +5,7 @@
 // trust settings, another server or a restarted server with a new certificate never get a session made under
 // other settings.
 import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
@@ -238,6 +238,31 @@ describe("the deadline and threads over https", () => {
     expect(r.stdout).toMatch(/correct=48 wrong=0/);
     expect(s.tlsSockets).toHaveLength(48);
     expect(reused).toBeGreaterThan(0);
+  });
+});
+
+describe("the cause words for a unix socket the caller may not use", () => {
+  it("permission denied (EACCES), for a caller that is not root", async () => {
+    // a socket in a directory only root may enter, tried by a login running as nobody
+    const locked = path.join(dir, "locked");
+    mkdirSync(locked, { mode: 0o700 });
+    chmodSync(dir, 0o755);
+    const sock = path.join(locked, "kopano.sock");
+    const server = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(sock, r));
+    const own = makeConfdir();
+    try {
+      chmodSync(own, 0o755);
+      writeConfdir(own, "eacces", [`auth required ${MODULE} socket=file://${sock} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+      const r = await runPamdrive(own, "eacces", "alice", ["auth"], {
+        input: ["secret"], prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+      });
+      expect(r.ops.auth, r.stderr).toBe(PAM.AUTHINFO_UNAVAIL);
+      said(r.syslog.map((l) => l.message), `server 1 (${sock}): permission denied (EACCES)`);
+    } finally {
+      server.close();
+      removeConfdir(own);
+    }
   });
 });
 
