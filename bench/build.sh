@@ -11,7 +11,7 @@ FLAGS=(-std=gnu11 -O2 -g -Wall -Wextra -Werror)
 "$CC" "${FLAGS[@]}" -o "$OUT/pamloop" bench/pamloop.c -lpam
 "$CC" "${FLAGS[@]}" -o "$OUT/rawclient" bench/rawclient.c
 # https: a TLS responder (resuming and non-resuming listeners) and the raw TLS client, both on Debian's libssl.
-"$CC" "${FLAGS[@]}" -o "$OUT/canned_tls" bench/canned_tls.c -lssl -lcrypto
+"$CC" "${FLAGS[@]}" -pthread -o "$OUT/canned_tls" bench/canned_tls.c -lssl -lcrypto
 "$CC" "${FLAGS[@]}" -o "$OUT/rawtls" bench/rawtls.c -lssl -lcrypto
 # The raw round trip inside PAM (never installed): resident like pam_mapi.so, so both keep their state the same way.
 "$CC" "${FLAGS[@]}" -fPIC -shared -fvisibility=hidden -pthread -Wl,-z,nodelete -o "$OUT/pam_raw.so" bench/pam_raw.c -lpam

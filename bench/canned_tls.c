@@ -2,7 +2,8 @@
  * Content-Length body) with the same bytes at once and keeps the connection open until the client closes it.
  * Two listeners on 127.0.0.1: the first resumes sessions (OpenSSL's server defaults: a session cache and
  * stateless tickets, as Kopano's gSOAP listener has them), the second never does (no cache, no tickets), so every
- * handshake on it is a full one. One thread: the benchmark clients run one connection at a time.
+ * handshake on it is a full one. A thread per connection, so concurrent daemon workers (Apache, saslauthd) are
+ * served side by side.
  *
  *   canned_tls REPLY_FILE CERT_FILE KEY_FILE RECORD_FILE
  *
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,15 +56,18 @@ static SSL_CTX *context(const char *cert, const char *key, bool resuming) {
   return ctx;
 }
 
+static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *record;
+
 /* Serves one connection until the client closes it. */
-static void serve(SSL_CTX *ctx, int fd, FILE **record) {
+static void serve(SSL_CTX *ctx, int fd) {
   int one = 1;
   struct timeval idle = {.tv_sec = 5}; /* a client that goes quiet does not hold the responder */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
   SSL *ssl = SSL_new(ctx);
   SSL_set_fd(ssl, fd);
-  static char buf[65536];
+  char buf[65536];
   size_t len = 0;
   if (SSL_accept(ssl) == 1) {
     for (;;) {
@@ -74,11 +79,13 @@ static void serve(SSL_CTX *ctx, int fd, FILE **record) {
       char *cl = strcasestr(buf, "\r\ncontent-length:");
       size_t whole = end ? (size_t)(end + 4 - buf) + (cl ? strtoul(cl + 17, NULL, 10) : 0) : 0;
       if (!end || len < whole) continue;
-      if (*record) {
-        fwrite(buf, 1, whole, *record);
-        fclose(*record);
-        *record = NULL;
+      pthread_mutex_lock(&record_lock);
+      if (record) {
+        fwrite(buf, 1, whole, record);
+        fclose(record);
+        record = NULL;
       }
+      pthread_mutex_unlock(&record_lock);
       if (SSL_write(ssl, reply, (int)reply_len) <= 0) break;
       memmove(buf, buf + whole, len - whole);
       len -= whole;
@@ -90,6 +97,18 @@ static void serve(SSL_CTX *ctx, int fd, FILE **record) {
   close(fd);
 }
 
+struct job {
+  SSL_CTX *ctx;
+  int fd;
+};
+
+static void *serve_thread(void *arg) {
+  struct job job = *(struct job *)arg;
+  free(arg);
+  serve(job.ctx, job.fd);
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc != 5) return fprintf(stderr, "usage: canned_tls REPLY_FILE CERT_FILE KEY_FILE RECORD_FILE\n"), 2;
   signal(SIGPIPE, SIG_IGN);
@@ -97,7 +116,7 @@ int main(int argc, char **argv) {
   if (!f) return perror(argv[1]), 1;
   reply_len = fread(reply, 1, sizeof reply, f);
   fclose(f);
-  FILE *record = fopen(argv[4], "wb");
+  record = fopen(argv[4], "wb");
   SSL_CTX *ctx[2] = {context(argv[2], argv[3], true), context(argv[2], argv[3], false)};
   int port[2], fd[2] = {listen_on_loopback(&port[0]), listen_on_loopback(&port[1])};
   if (!ctx[0] || !ctx[1] || fd[0] < 0 || fd[1] < 0 || !record) return fprintf(stderr, "canned_tls: set-up failed\n"), 1;
@@ -109,7 +128,17 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2; i++)
       if (p[i].revents & POLLIN) {
         int c = accept4(fd[i], NULL, NULL, SOCK_CLOEXEC);
-        if (c >= 0) serve(ctx[i], c, &record);
+        struct job *job = c >= 0 ? malloc(sizeof *job) : NULL;
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (job) *job = (struct job){ctx[i], c};
+        if (!job || pthread_create(&thread, &attr, serve_thread, job) != 0) {
+          if (c >= 0) close(c);
+          free(job);
+        }
+        pthread_attr_destroy(&attr);
       }
   }
 }

@@ -2,8 +2,9 @@
 // npm run bench [-- --quick] [--rounds N] [--no-build] [--out FILE]: pam_mapi beside the PAM floor (pam_permit) and
 // the physical limits (a raw C client, and pam_raw.so: a PAM module that only converses and makes the raw round
 // trip), all against one fast canned responder over TCP and over a unix socket (the module's default transport),
-// plus the guest alone, saslauthd, Apache, memory, size, failover and the `pam-mapi` command's start-up
-// (bench/cli.mjs). Prints a table and writes bench/results.json. Figures are medians over rounds with min–max; the machine is shared and noisy, so the
+// plus https (a TLS responder, a raw OpenSSL client, full handshakes and resumed), the guest alone, saslauthd,
+// Apache, memory, size, failover and the `pam-mapi` command's start-up (bench/cli.mjs). Prints a table and writes
+// bench/results.json. Figures are medians over rounds with min–max; the machine is shared and noisy, so the
 // ratios (measured side by side, interleaved) are what count.
 // Needs root (saslauthd and Apache run as in production, under pam_wrapper) and the setup.sh packages.
 import { execFileSync, spawn } from "node:child_process";
@@ -31,6 +32,9 @@ const PASSWORD = "bench-secret";
 // BENCH_WIRE_DIR overrides, to benchmark an older checkout elsewhere against the same reply.
 const WIRE_DIR = process.env.BENCH_WIRE_DIR ?? path.join(root, "../shared/fixtures/wire/kopano-11.0.2");
 const LOGON_REPLY = path.join(WIRE_DIR, "tcp-e-logon-noregister-flag2.resp.raw");
+// BENCH_BEFORE_SO: another build of pam_mapi.so (e.g. the libcurl one) measured over https beside this one, in
+// the same rounds, for before/after tables.
+const BEFORE_SO = process.env.BENCH_BEFORE_SO ?? "";
 
 const log = (...a) => console.error("bench:", ...a);
 if (process.getuid?.() !== 0) {
@@ -78,12 +82,13 @@ const run = (tool, args) => {
 // Iterations so that one run lasts about RUN_SECONDS, from a short calibration run.
 const calibrate = (usPerIteration, floor = 3) => Math.max(floor, Math.round((RUN_SECONDS * 1e6) / usPerIteration));
 
-// The daemons serve five PAM services: the floor, pam_mapi and pam_raw.so over TCP and over the unix socket.
-const DAEMON_SERVICES = ["permit", "mapi", "raw", "mapi-unix", "raw-unix"];
+// The daemons serve six PAM services: the floor, pam_mapi and pam_raw.so over TCP and over the unix socket, and
+// pam_mapi over https (against the resuming TLS listener, as a daemon's logins to Kopano would be).
+const DAEMON_SERVICES = ["permit", "mapi", "raw", "mapi-unix", "raw-unix", "mapi-https"];
 // DAEMON_ROUNDS rounds of every service one after the other; each ratio is to pam_permit in the same round.
 function daemonRounds(throughput) {
   const runs = Object.fromEntries(DAEMON_SERVICES.map((s) => [s, []]));
-  const ratios = { mapi: [], raw: [], "mapi-unix": [], "raw-unix": [] };
+  const ratios = { mapi: [], raw: [], "mapi-unix": [], "raw-unix": [], "mapi-https": [] };
   for (let r = 0; r < DAEMON_ROUNDS; r++) {
     const t = {};
     for (const service of DAEMON_SERVICES) runs[service].push((t[service] = throughput(service)));
@@ -96,6 +101,7 @@ function daemonRounds(throughput) {
       pam_mapi: stats(runs["mapi-unix"]), pam_raw_module: stats(runs["raw-unix"]),
       ratio: stats(ratios["mapi-unix"]), ratio_raw_module: stats(ratios["raw-unix"]),
     },
+    https: { pam_mapi: stats(runs["mapi-https"]), ratio: stats(ratios["mapi-https"]) },
   };
 }
 
@@ -123,6 +129,21 @@ try {
   const canned = startProcess(B("canned"), [LOGON_REPLY, request.tcp, socketPath]);
   stoppers.push(canned.stop);
   const port = Number((await canned.firstLine).split(" ")[1]);
+  // https: a test CA and a certificate for localhost, the TLS responder (a resuming and a non-resuming listener)
+  const pki = path.join(dir, "pki");
+  mkdirSync(pki);
+  const ossl = (args) => sh("openssl", args, { cwd: pki, stdio: ["ignore", "ignore", "ignore"] });
+  ossl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+    "-subj", "/CN=bench CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"]);
+  ossl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+  writeFileSync(path.join(pki, "server.ext"), "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n");
+  ossl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+    "-extfile", "server.ext", "-out", "server.pem"]);
+  const caFile = path.join(pki, "ca.pem");
+  request.tls = path.join(dir, "request.raw.tls");
+  const cannedTls = startProcess(B("canned_tls"), [LOGON_REPLY, path.join(pki, "server.pem"), path.join(pki, "server.key"), request.tls]);
+  stoppers.push(cannedTls.stop);
+  const [tlsPort, tlsFullPort] = (await cannedTls.firstLine).split(" ").slice(1).map(Number);
   const dead = startProcess(B("blackhole"), []);
   stoppers.push(dead.stop);
   const deadPorts = fields(await dead.firstLine);
@@ -130,8 +151,8 @@ try {
   const so = path.join(root, "build/pam_mapi.so");
   const config = path.join(dir, "pam_mapi.conf");
   writeFileSync(config, "# empty: everything comes from the module arguments\n", { mode: 0o644 });
-  const mapi = (sockets, extra = "") =>
-    `auth required ${so} config=${config} socket=${sockets} ${extra}\naccount required ${so} config=${config}\n`;
+  const mapi = (sockets, extra = "", module = so) =>
+    `auth required ${module} config=${config} socket=${sockets} ${extra}\naccount required ${module} config=${config}\n`;
   const rawModule = (endpoint, requestFile) =>
     `auth required ${B("pam_raw.so")} ${endpoint} ${requestFile}\naccount required ${B("pam_raw.so")}\n`;
   const services = {
@@ -140,7 +161,13 @@ try {
     raw: rawModule(port, request.tcp),
     "mapi-unix": mapi(`file://${socketPath}`),
     "raw-unix": rawModule(socketPath, request.unix),
+    "mapi-https": mapi(`https://localhost:${tlsPort}/`, `cafile=${caFile}`),
+    "mapi-https-full": mapi(`https://localhost:${tlsFullPort}/`, `cafile=${caFile}`),
   };
+  if (BEFORE_SO) {
+    services["before-https"] = mapi(`https://localhost:${tlsPort}/`, `cafile=${caFile}`, BEFORE_SO);
+    services["before-https-full"] = mapi(`https://localhost:${tlsFullPort}/`, `cafile=${caFile}`, BEFORE_SO);
+  }
   for (const [name, p] of Object.entries(deadPorts)) {
     services[`failover-${name}`] = mapi(`http://127.0.0.1:${p}/,http://127.0.0.1:${port}/`, "timeout=0.5");
   }
@@ -190,6 +217,65 @@ try {
     },
   };
 
+  // ---- https: pam_mapi beside the raw TLS client, full handshakes and resumed, interleaved ---------------------
+  log(`https (${ROUNDS} rounds)`);
+  run("pamloop", [pamDir, "mapi-https-full", USER, PASSWORD, 3]); // records the request for the raw client
+  // Wall time and, less disturbed by the other jobs on a shared machine, the client's own CPU time per login.
+  const cpu = {};
+  const timed = (name, out) => ((cpu[name] = out.cpu_us_per_auth), out.us_per_auth);
+  const pamTimed = (service) => (k) => timed(service, run("pamloop", [pamDir, service, USER, PASSWORD, k]));
+  const tlsLoops = {
+    permit: pamTimed("permit"),
+    mapi_full: pamTimed("mapi-https-full"),
+    mapi_resumed: pamTimed("mapi-https"),
+    raw_full: (k) => timed("raw_full", run("rawtls", [tlsFullPort, caFile, request.tls, k])),
+    raw_resumed: (k) => timed("raw_resumed", run("rawtls", [tlsPort, caFile, request.tls, k, "resume"])),
+    ...(BEFORE_SO ? { before_full: pamTimed("before-https-full"), before_resumed: pamTimed("before-https") } : {}),
+  };
+  const tn = Object.fromEntries(Object.entries(tlsLoops).map(([name, loop]) => [name, calibrate(loop(10))]));
+  const tls = Object.fromEntries(Object.keys(tlsLoops).map((name) => [name, []]));
+  const tlsCpu = Object.fromEntries(Object.keys(tlsLoops).map((name) => [name, []]));
+  const tlsRatio = { full: [], resumed_over_full: [], raw_resumed_over_full: [], before_full: [], cpu_full: [], cpu_resumed_over_full: [], cpu_before_full: [] };
+  const cpuOf = { permit: "permit", mapi_full: "mapi-https-full", mapi_resumed: "mapi-https", raw_full: "raw_full",
+    raw_resumed: "raw_resumed", before_full: "before-https-full", before_resumed: "before-https" };
+  for (let r = 0; r < ROUNDS; r++) {
+    const t = {}, c = {};
+    for (const [name, loop] of Object.entries(tlsLoops)) {
+      tls[name].push((t[name] = loop(tn[name])));
+      tlsCpu[name].push((c[name] = cpu[cpuOf[name]]));
+    }
+    tlsRatio.full.push((t.mapi_full - t.permit) / t.raw_full);
+    tlsRatio.resumed_over_full.push((t.mapi_resumed - t.permit) / (t.mapi_full - t.permit));
+    tlsRatio.raw_resumed_over_full.push(t.raw_resumed / t.raw_full);
+    tlsRatio.cpu_full.push((c.mapi_full - c.permit) / c.raw_full);
+    tlsRatio.cpu_resumed_over_full.push((c.mapi_resumed - c.permit) / (c.mapi_full - c.permit));
+    if (BEFORE_SO) {
+      tlsRatio.before_full.push((t.before_full - t.permit) / t.raw_full);
+      tlsRatio.cpu_before_full.push((c.before_full - c.permit) / c.raw_full);
+    }
+  }
+  results.https = {
+    unit: "µs per auth", iterations: tn,
+    pam_permit: stats(tls.permit), pam_mapi_full: stats(tls.mapi_full), pam_mapi_resumed: stats(tls.mapi_resumed),
+    raw_tls_full: stats(tls.raw_full), raw_tls_resumed: stats(tls.raw_resumed),
+    ratio_mapi_full_minus_permit_over_raw_full: stats(tlsRatio.full), target_full: 1.1,
+    ratio_mapi_resumed_over_full: stats(tlsRatio.resumed_over_full), target_resumed: 0.6,
+    ratio_raw_resumed_over_full: stats(tlsRatio.raw_resumed_over_full),
+    cpu: {
+      unit: "client CPU µs per auth (user + system)",
+      pam_permit: stats(tlsCpu.permit), pam_mapi_full: stats(tlsCpu.mapi_full), pam_mapi_resumed: stats(tlsCpu.mapi_resumed),
+      raw_tls_full: stats(tlsCpu.raw_full), raw_tls_resumed: stats(tlsCpu.raw_resumed),
+      ratio_mapi_full_minus_permit_over_raw_full: stats(tlsRatio.cpu_full),
+      ratio_mapi_resumed_over_full: stats(tlsRatio.cpu_resumed_over_full),
+    },
+    ...(BEFORE_SO ? {
+      before: { module: BEFORE_SO, pam_mapi_full: stats(tls.before_full), pam_mapi_resumed: stats(tls.before_resumed),
+        ratio_full_minus_permit_over_raw_full: stats(tlsRatio.before_full),
+        cpu_full: stats(tlsCpu.before_full), cpu_resumed: stats(tlsCpu.before_resumed),
+        cpu_ratio_full_minus_permit_over_raw_full: stats(tlsRatio.cpu_before_full) },
+    } : {}),
+  };
+
   // ---- the guest alone ----------------------------------------------------------------------------------------
   log("guest alone");
   const reply = readFileSync(LOGON_REPLY);
@@ -211,9 +297,15 @@ try {
   // ---- memory and size ----------------------------------------------------------------------------------------
   log("memory and size");
   const mem = { peak: [], retained: [], anon: [] };
+  const memHttps = { peak: [], retained: [], anon: [] }, memBefore = { peak: [], retained: [], anon: [] };
+  const measure = (service, into) => {
+    const m = run("pamloop", ["--memory", pamDir, "permit", service, USER, PASSWORD]);
+    into.peak.push(m.peak_added_kib), into.retained.push(m.retained_kib), into.anon.push(m.anon_added_kib);
+  };
   for (let r = 0; r < Math.max(3, ROUNDS); r++) {
-    const m = run("pamloop", ["--memory", pamDir, "permit", "mapi", USER, PASSWORD]);
-    mem.peak.push(m.peak_added_kib), mem.retained.push(m.retained_kib), mem.anon.push(m.anon_added_kib);
+    measure("mapi", mem);
+    measure("mapi-https", memHttps); // the process's first https login: OpenSSL's context, the CA file, a handshake
+    if (BEFORE_SO) measure("before-https", memBefore);
   }
   const stripped = path.join(dir, "pam_mapi.stripped.so");
   copyFileSync(so, stripped);
@@ -221,6 +313,10 @@ try {
   results.memory = {
     unit: "KiB", peak_added_by_one_auth: stats(mem.peak), retained_after_pam_end: stats(mem.retained),
     private_anonymous_retained: stats(mem.anon), target: 1024,
+    https: { peak_added_by_first_login: stats(memHttps.peak), retained_after_pam_end: stats(memHttps.retained),
+      private_anonymous_retained: stats(memHttps.anon) },
+    ...(BEFORE_SO ? { before_https: { peak_added_by_first_login: stats(memBefore.peak),
+      retained_after_pam_end: stats(memBefore.retained), private_anonymous_retained: stats(memBefore.anon) } } : {}),
   };
   results.size = { unit: "bytes", unstripped: statSync(so).size, stripped: statSync(stripped).size };
 
@@ -314,6 +410,25 @@ const rows = [
   ["", "(pam_mapi − permit) / raw", f(u.ratio_mapi_minus_permit_over_raw, 2), ""],
   ["", "(pam_raw.so − permit) / raw", f(u.ratio_raw_module_minus_permit_over_raw, 2), ""],
   ["", "pam_mapi − pam_raw.so, µs", f(u.pam_mapi_minus_raw_module_us), ""],
+  ["in-process µs/auth", "pam_mapi, full handshakes", f(results.https.pam_mapi_full), ""],
+  ["(https, TLS 1.3)", "pam_mapi, resumed", f(results.https.pam_mapi_resumed), ""],
+  ["", "raw TLS client, full", f(results.https.raw_tls_full), ""],
+  ["", "raw TLS client, resumed", f(results.https.raw_tls_resumed), ""],
+  ["", "(pam_mapi full − permit) / raw full", f(results.https.ratio_mapi_full_minus_permit_over_raw_full, 2), "≤ 1.10"],
+  ["", "pam_mapi: resumed / full (− permit)", f(results.https.ratio_mapi_resumed_over_full, 2), "≤ 0.6"],
+  ["", "raw: resumed / full", f(results.https.ratio_raw_resumed_over_full, 2), ""],
+  ["client CPU µs/auth", "pam_mapi, full / resumed", `${f(results.https.cpu.pam_mapi_full, 0)} / ${f(results.https.cpu.pam_mapi_resumed, 0)}`, ""],
+  ["(https)", "raw TLS client, full / resumed", `${f(results.https.cpu.raw_tls_full, 0)} / ${f(results.https.cpu.raw_tls_resumed, 0)}`, ""],
+  ["", "pam_permit", f(results.https.cpu.pam_permit, 0), ""],
+  ["", "(pam_mapi full − permit) / raw full", f(results.https.cpu.ratio_mapi_full_minus_permit_over_raw_full, 2), "≤ 1.10"],
+  ["", "pam_mapi: resumed / full (− permit)", f(results.https.cpu.ratio_mapi_resumed_over_full, 2), "≤ 0.6"],
+  ...(results.https.before ? [
+    ["", "before: pam_mapi full", f(results.https.before.pam_mapi_full), ""],
+    ["", "before: pam_mapi resumable", f(results.https.before.pam_mapi_resumed), ""],
+    ["", "before: (full − permit) / raw full", f(results.https.before.ratio_full_minus_permit_over_raw_full, 2), ""],
+    ["", "before: CPU µs full / resumable", `${f(results.https.before.cpu_full, 0)} / ${f(results.https.before.cpu_resumed, 0)}`, ""],
+    ["", "before: CPU (full − permit) / raw full", f(results.https.before.cpu_ratio_full_minus_permit_over_raw_full, 2), ""],
+  ] : []),
   ["guest alone µs/call", "authenticate", f(results.guest.authenticate, 2), "≤ 20"],
   ["", "PAM call: configure + authenticate", f(results.guest.pam_call_configure_and_authenticate, 2), ""],
   ["", "memory.grow per PAM call", String(results.guest.memory_grows_per_pam_call), "0"],
@@ -325,10 +440,19 @@ const rows = [
     ["", "pam_mapi, unix socket", f(d.unix_socket.pam_mapi), ""],
     ["", "ratio pam_mapi / permit, unix", f(d.unix_socket.ratio, 2), "≥ 0.7"],
     ["", "ratio pam_raw.so / permit, unix", f(d.unix_socket.ratio_raw_module, 2), ""],
+    ["", "pam_mapi, https (resuming)", f(d.https.pam_mapi), ""],
+    ["", "ratio pam_mapi / permit, https", f(d.https.ratio, 2), ""],
   ]),
   ["memory KiB", "peak added by one auth", f(results.memory.peak_added_by_one_auth, 0), "≤ 1024"],
   ["", "still resident after pam_end", f(results.memory.retained_after_pam_end, 0), ""],
   ["", "of which private (RssAnon)", f(results.memory.private_anonymous_retained, 0), ""],
+  ["", "https: peak added by first login", f(results.memory.https.peak_added_by_first_login, 0), "≤ 1024"],
+  ["", "https: resident after pam_end", f(results.memory.https.retained_after_pam_end, 0), ""],
+  ["", "https: of which private", f(results.memory.https.private_anonymous_retained, 0), ""],
+  ...(results.memory.before_https ? [
+    ["", "before, https: peak added", f(results.memory.before_https.peak_added_by_first_login, 0), ""],
+    ["", "before, https: resident after", f(results.memory.before_https.retained_after_pam_end, 0), ""],
+  ] : []),
   ["pam_mapi.so bytes", "unstripped / stripped", `${results.size.unstripped} / ${results.size.stripped}`, ""],
   ["failover ms/auth", "first server refuses", f(results.failover.refused, 2), ""],
   ["(timeout=0.5 s)", "first accepts, never answers", f(results.failover.silent, 0), ""],

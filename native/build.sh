@@ -25,9 +25,10 @@ GENERATED=(-O3 -w -DNDEBUG)
 # nodelete: libpam dlclose()s the module at every pam_end (saslauthd, Apache, sshd run one PAM transaction per
 # login); staying resident saves re-loading OpenSSL each time and keeps the TLS session cache (docs/performance.md).
 # No per-call state survives: each call gets a fresh guest instance and its own connections; what the process
-# keeps holds nothing of a user (native/tls.c). libssl/libcrypto are Debian's libssl3, linked normally.
-LINK=(-shared -Wl,--version-script=native/pam_mapi.map -Wl,-z,relro,-z,now -Wl,-z,defs -Wl,-z,nodelete -lpam -lssl -lcrypto)
-SOURCES=(pam_entry guest_abi guest_instance wasm_rt transport http_client tls cause server_url config_file log text secret)
+# keeps holds nothing of a user (native/tls.c). libssl (Debian's libssl3) is not linked: it is loaded on the first
+# https use (native/openssl_lib.c), so http:// and unix-socket modules never map it.
+LINK=(-shared -Wl,--version-script=native/pam_mapi.map -Wl,-z,relro,-z,now -Wl,-z,defs -Wl,-z,nodelete -lpam)
+SOURCES=(pam_entry guest_abi guest_instance wasm_rt transport http_client tls openssl_lib cause server_url config_file log text secret)
 
 # build_module WASM GEN_DIR OUTPUT
 build_module() {

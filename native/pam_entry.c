@@ -18,6 +18,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server_url.h"
+#include "tls.h"
 #include "transport.h"
 
 #define RESULT_KEY "pam_mapi.result"
@@ -162,6 +163,19 @@ static int configure(struct auth_call *c, int argc, const char **argv) {
     log_host(c->pamh, LOG_ERR, "configuration error: %s; fix: name a readable PEM file (cafile=) or directory (capath=)",
              why);
     return PAM_SERVICE_ERR;
+  }
+  /* For https, the anchors must also load (a file that opens but holds no certificate): the loaded anchors stay in
+   * tls.c's per-process cache for the transport. */
+  bool https = false;
+  for (size_t i = 0; i < c->server_count; i++) https |= c->servers[i].kind == SERVER_HTTPS;
+  if (https && ((c->settings.cafile && c->settings.cafile[0]) || (c->settings.capath && c->settings.capath[0]))) {
+    struct tls_trust trust;
+    char tls_why[TRANSPORT_CAUSE_CAP];
+    if (!tls_trust_acquire(c->settings.cafile, c->settings.capath, &trust, tls_why)) {
+      log_host(c->pamh, LOG_ERR, "configuration error: %s", tls_why);
+      return PAM_SERVICE_ERR;
+    }
+    tls_trust_release(&trust);
   }
   if (c->debug)
     log_host(c->pamh, LOG_DEBUG, "%zu server(s) pinned, first %s, timeout %u ms", c->server_count,

@@ -33,16 +33,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
-
 #include "cause.h"
 #include "deadline.h"
+#include "openssl_lib.h" /* OpenSSL, loaded on first use: every call below goes through its table */
 
+/* Debian's system store: the directory of hashed links that update-ca-certificates keeps beside the bundle, with
+ * the same certificates. The directory is read lazily (only the issuers a handshake needs), the bundle would be
+ * parsed whole: ~860 KiB of certificates in every process (measured, docs/performance.md). The bundle's identity
+ * is still part of the settings' identity, so an update of the store starts a new context. */
 #define DEBIAN_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define DEBIAN_CA_PATH "/etc/ssl/certs"
 #define TRUST_SLOTS 4     /* distinct cafile/capath settings kept per process */
@@ -131,6 +129,7 @@ static int bio_create(BIO *b) {
 }
 
 static void init_process(void) {
+  if (!openssl_lib_load()) return;
   /* First, before anything else: never a configuration file, whoever initialises OpenSSL in this process. */
   if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL)) return;
   OSSL_LIB_CTX *ctx = OSSL_LIB_CTX_new(); /* no config loaded into it: the built-in default provider only */
@@ -161,8 +160,11 @@ static bool identify(const char *path, struct file_identity *id, const char *wha
   struct stat st;
   if (stat(path, &st) != 0) {
     char errtext[TRANSPORT_CAUSE_CAP];
-    cause_errno(errtext, errno);
-    cause_set(why, "TLS: cannot read %s %.100s: %s", what, path, errtext);
+    if (errno == ENOENT)
+      cause_set(errtext, "no such file or directory (ENOENT)");
+    else
+      cause_errno(errtext, errno);
+    cause_set(why, "%s%.120s: %s", what, path, errtext);
     return false;
   }
   id->present = true;
@@ -195,8 +197,10 @@ static SSL_CTX *make_context(const char *cafile, const char *capath, char *why) 
   if (ok && SSL_CTX_load_verify_locations(ctx, cafile, capath) != 1) {
     unsigned long e = ERR_peek_last_error();
     const char *reason = ERR_reason_error_string(e);
-    cause_set(why, "TLS: cannot load the trust anchors (%.60s%s%.60s): %s", cafile ? cafile : "",
-              cafile && capath ? ", " : "", capath ? capath : "", reason ? reason : "no certificate found");
+    if (cafile)
+      cause_set(why, "cafile=%.120s: no PEM certificate could be read (%s)", cafile, reason ? reason : "unknown");
+    else
+      cause_set(why, "capath=%.120s: cannot be used (%s)", capath, reason ? reason : "unknown");
     SSL_CTX_free(ctx);
     return NULL;
   }
@@ -223,18 +227,22 @@ bool tls_trust_acquire(const char *cafile, const char *capath, struct tls_trust 
   out->id = 0;
   pthread_once(&init_once, init_process);
   if (libctx == NULL) {
-    cause_set(why, "TLS: OpenSSL cannot be initialised");
+    cause_set(why, "TLS: OpenSSL (" OPENSSL_LIB_SONAME ") cannot be loaded or initialised; install libssl3");
     return false;
   }
   if (cafile && !cafile[0]) cafile = NULL;
   if (capath && !capath[0]) capath = NULL;
-  const char *what_file = "cafile", *what_dir = "capath";
-  if (cafile == NULL && capath == NULL) { /* the system store replaces nothing: it is used only without our own */
-    cafile = DEBIAN_CA_FILE, capath = DEBIAN_CA_PATH;
-    what_file = "the system CA bundle", what_dir = "the system CA directory";
-  }
+  /* The system store replaces nothing: it is used only without cafile=/capath=. */
+  bool system_store = cafile == NULL && capath == NULL;
+  if (system_store) capath = DEBIAN_CA_PATH;
   struct file_identity file, dir;
-  if (!identify(cafile, &file, what_file, why) || !identify(capath, &dir, what_dir, why)) return false;
+  if (!identify(cafile, &file, "cafile=", why) ||
+      !identify(capath, &dir, system_store ? "the system CA directory " : "capath=", why))
+    return false;
+  if (system_store) {
+    char ignored[TRANSPORT_CAUSE_CAP];
+    identify(DEBIAN_CA_FILE, &file, "", ignored); /* absent: not present, which is an identity too */
+  }
 
   pthread_mutex_lock(&lock);
   struct trust_slot *slot = NULL, *oldest = &trusts[0];

@@ -33,7 +33,10 @@ describe("npm run bench -- --quick", () => {
     for (const s of [r.inProcess.pam_mapi, r.inProcess.pam_permit, r.inProcess.raw_client, r.inProcess.pam_raw_module,
       r.inProcess.unix_socket.pam_mapi, r.inProcess.unix_socket.raw_client, r.inProcess.unix_socket.pam_raw_module,
       r.guest.authenticate, r.guest.pam_call_configure_and_authenticate, ...daemon(r.saslauthd), ...daemon(r.apache),
-      r.memory.peak_added_by_one_auth, r.failover.refused, r.failover.silent, r.failover.drop]) positive(s);
+      r.memory.peak_added_by_one_auth, r.failover.refused, r.failover.silent, r.failover.drop,
+      r.https.pam_mapi_full, r.https.pam_mapi_resumed, r.https.raw_tls_full, r.https.raw_tls_resumed,
+      r.https.cpu.pam_mapi_full, r.https.cpu.raw_tls_full, r.memory.https.peak_added_by_first_login,
+      r.saslauthd.https.pam_mapi, r.apache.https.pam_mapi]) positive(s);
     for (const s of [r.inProcess.pam_mapi, r.inProcess.pam_permit, r.guest.authenticate]) expect(s.runs).toBe(r.rounds);
     const ip = r.inProcess;
     expect(ip.pam_mapi.median).toBeGreaterThan(ip.pam_permit.median);

@@ -198,6 +198,18 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     expect(summarise(lines)).toEqual({});
   }, 120_000);
 
+  it("over https with resumed sessions (three logins in one process) no freed block of any library holds the password", async () => {
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    const r = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`, "cafile"])), "alice", ["auth"], {
+      input: [GOOD, GOOD, GOOD], repeat: 3,
+      prefix: ["env", `LD_PRELOAD=${PAM_WRAPPER_LIB} ${shim}`, `FREESCAN_NEEDLE=${GOOD}`, `FREESCAN_REPORT=${report}`],
+    });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0); // every round succeeded
+    expect(r.syslog.filter((l) => l.message.endsWith("session resumed")).length).toBeGreaterThanOrEqual(1);
+    expect(summarise(readFileSync(report, "utf8").split("\n").filter(Boolean))).toEqual({});
+  }, 60_000);
+
   it("the scanner sees OpenSSL's frees over https (control: every block libssl and libcrypto free is looked at)", async () => {
     const report = path.join(dir, `freescan-${++serial}.txt`);
     writeFileSync(report, "");

@@ -5,18 +5,19 @@
 // trust settings, another server or a restarted server with a new certificate never get a session made under
 // other settings.
 import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capture, startCannedServer, type CannedServer, type CannedServerOptions } from "./helpers/canned-server.js";
+import { capture, httpReply, type CannedServer, type CannedServerOptions, startCannedServer } from "./helpers/canned-server.js";
 import { sharedTempDir } from "./helpers/daemons.js";
-import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
+import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
 
 const OK = capture("tcp-a-logon-ok-alice.resp.raw");
+const WRONG = capture("tcp-b-logon-wrong-password.resp.raw");
 const DEADLINE_S = 2;
 
 let dir: string;
@@ -208,6 +209,102 @@ describe("what is refused, and the cause on the server's line", () => {
       for (const s of held) s.destroy();
       server.close();
     }
+  });
+});
+
+describe("the deadline and threads over https", () => {
+  it("a server that completes the handshake and never answers: timed out at the deadline", async () => {
+    const s = await serve(good(), { delayMs: 60_000 });
+    const url = `https://localhost:${s.port}/`;
+    const service = `tls${++serial}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+    const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+    expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+    expect(r.times.auth).toBeGreaterThanOrEqual(DEADLINE_S * 1000 - 50);
+    expect(r.times.auth).toBeLessThan(DEADLINE_S * 1000 * 1.5 + 500);
+    said(r.syslog.map((l) => l.message), `server 1 (${url}): timed out`);
+    expect(s.requests).toHaveLength(1); // the request went out over TLS; the reply never came
+  });
+
+  it("8 threads share the process's TLS state: every verdict right, sessions resumed", async () => {
+    const s = await serve(good(), { reply: (req) => (req.body.includes("good-passw0rd") ? OK : WRONG) });
+    let reused = 0;
+    s.tlsServer!.on("secureConnection", (t: tls.TLSSocket) => (reused += t.isSessionReused() ? 1 : 0));
+    const service = `tls${++serial}`;
+    const args = `socket=https://localhost:${s.port}/ cafile=${pki.caFile} timeout=5 config=${emptyConfig}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} ${args}`, `account required ${MODULE} config=${emptyConfig}`]);
+    const r = await runPamthreads(confdir, service, 8, 6, [["alice", "good-passw0rd", "0"], ["alice", "wrong-passw0rd", "7"]]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/correct=48 wrong=0/);
+    expect(s.tlsSockets).toHaveLength(48);
+    expect(reused).toBeGreaterThan(0);
+  });
+});
+
+describe("the cause words for a unix socket the caller may not use", () => {
+  it("permission denied (EACCES), for a caller that is not root", async () => {
+    // a socket in a directory only root may enter, tried by a login running as nobody
+    const locked = path.join(dir, "locked");
+    mkdirSync(locked, { mode: 0o700 });
+    chmodSync(dir, 0o755);
+    const sock = path.join(locked, "kopano.sock");
+    const server = net.createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(sock, r));
+    const own = makeConfdir();
+    try {
+      chmodSync(own, 0o755);
+      writeConfdir(own, "eacces", [`auth required ${MODULE} socket=file://${sock} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+      const r = await runPamdrive(own, "eacces", "alice", ["auth"], {
+        input: ["secret"], prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+      });
+      expect(r.ops.auth, r.stderr).toBe(PAM.AUTHINFO_UNAVAIL);
+      said(r.syslog.map((l) => l.message), `server 1 (${sock}): permission denied (EACCES)`);
+    } finally {
+      server.close();
+      removeConfdir(own);
+    }
+  });
+});
+
+describe("https replies go through the same strict HTTP client as http", () => {
+  const body = OK.subarray(OK.indexOf("\r\n\r\n") + 4);
+  const chunked = Buffer.concat([Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+  it.each<[string, Buffer, number, string]>([
+    ["chunked framing, decoded", chunked, PAM.SUCCESS, ""],
+    ["a Content-Encoding", httpReply(200, body, { "Content-Encoding": "gzip" }), PAM.AUTHINFO_UNAVAIL, "the reply is not acceptable HTTP/1.1"],
+    ["a reply over 1 MiB", httpReply(200, Buffer.alloc(1024 * 1024 + 1, 0x20)), PAM.AUTHINFO_UNAVAIL, "the reply is larger than the module accepts"],
+    ["a redirect", httpReply(302, "", { Location: "https://elsewhere.example/" }), PAM.AUTHINFO_UNAVAIL, "HTTP status 302"],
+  ])("%s", async (_name, reply, code, cause) => {
+    const s = await serve(good(), { reply });
+    const url = `https://localhost:${s.port}/`;
+    const service = `tls${++serial}`;
+    writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+    const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+    expect(r.ops.auth).toBe(code);
+    if (cause) said(r.syslog.map((l) => l.message), `server 1 (${url}): ${cause}`);
+  });
+});
+
+describe("cafile= and capath= are checked when the module is configured", () => {
+  it("a missing or unreadable cafile=, or one without a certificate, is a configuration error: PAM_SERVICE_ERR, no connection", async () => {
+    const s = await serve(good());
+    const url = `https://localhost:${s.port}/`;
+    const notPem = path.join(dir, "not-a-certificate.pem");
+    writeFileSync(notPem, "this is not PEM\n");
+    const cases: Array<[string, string]> = [
+      [`cafile=${dir}/absent-ca.pem`, `configuration error: cafile=${dir}/absent-ca.pem: no such file or directory (ENOENT)`],
+      [`capath=${dir}/absent-ca.d`, `configuration error: capath=${dir}/absent-ca.d: no such file or directory (ENOENT)`],
+      [`cafile=${notPem}`, `configuration error: cafile=${notPem}: no PEM certificate could be read`],
+    ];
+    for (const [trust, error] of cases) {
+      const service = `tls${++serial}`;
+      writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} ${trust} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+      const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+      expect(r.ops.auth).toBe(PAM.SERVICE_ERR);
+      expect(r.syslog.some((l) => l.priority === 3 && l.message.includes(error)), r.syslog.map((l) => l.message).join("\n")).toBe(true);
+    }
+    expect(s.connections).toBe(0);
   });
 });
 
