@@ -19,7 +19,7 @@
  *
  * Built two ways: with libFuzzer (-DHTTP_FUZZ_LIBFUZZER, coverage-guided, `npm run fuzz`) and as a plain program
  * with its own generator (fixed seed in CI: test/http-fuzz.test.ts):
- *   http-fuzz [--runs N] [--seed S] [--max-len B] [FILE...]   (FILEs: replay those inputs only) */
+ *   http-fuzz [--runs N | --seconds T] [--seed S] [FILE...]   (FILEs: replay those inputs only) */
 #include <errno.h>
 #include <stdarg.h>
 #include <netdb.h>
