@@ -6,9 +6,10 @@
  * status lines plus headers of a reply (1xx interim replies included) at most HTTP_HEAD_CAP; a body of at most
  * TRANSPORT_REPLY_CAP, framed by exactly one Content-Length (digits only) or by `Transfer-Encoding: chunked`
  * (strict hex sizes, extensions checked against RFC 9112 and ignored, a size line at most CHUNK_LINE_CAP, trailers
- * at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than chunked or from HTTP/1.0, or any
- * Content-Encoding but identity, is malformed. Every line ends in CRLF (a bare LF or CR is malformed). A reply with neither is read to the close only when
- * the server says so (HTTP/1.0 or `Connection: close`); otherwise it is malformed. Redirects are never followed:
+ * field lines and at most HTTP_HEAD_CAP); both, or a Transfer-Encoding other than chunked or from HTTP/1.0, or any
+ * Content-Encoding but identity, is malformed. Every line ends in CRLF (a bare LF or CR is malformed). A reply with
+ * neither is read to the close only when the server says so (HTTP/1.0 or `Connection: close`); otherwise it is
+ * malformed. Redirects are never followed:
  * any status but 200 and 500 is http-status. The request, which holds the password, is wiped before it is freed. */
 #include "http_client.h"
 
@@ -291,8 +292,12 @@ static bool is_text(uint8_t c) {
   return (c >= 0x20 && c != 0x7f) || c == '\t';
 }
 
+/* ASCII case-insensitive, whatever locale the host process set (strncasecmp follows it). word is lower case. */
 static bool value_is(const uint8_t *v, size_t n, const char *word) {
-  return strlen(word) == n && strncasecmp((const char *)v, word, n) == 0;
+  if (strlen(word) != n) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]) != (uint8_t)word[i]) return false;
+  return true;
 }
 
 static size_t skip_ws(const uint8_t *p, size_t i, size_t n) {
@@ -431,7 +436,7 @@ static enum transport_result chunk_size_line(const uint8_t *p, size_t n, size_t 
   size_t i = 0, value = 0;
   for (; i < n; i++) {
     uint8_t d = p[i];
-    int x = d >= '0' && d <= '9' ? d - '0' : d >= 'a' && d <= 'f' ? d - 'a' + 10 : d >= 'A' && d <= 'F' ? d - 'A' + 10 : -1;
+    int x = d >= '0' && d <= '9' ? d - '0' : (d | 0x20) >= 'a' && (d | 0x20) <= 'f' ? (d | 0x20) - 'a' + 10 : -1;
     if (x < 0) break;
     if (value <= room) value = value * 16 + (size_t)x;
   }

@@ -60,9 +60,10 @@ static bool ends_in_number(const char *h, size_t len) {
   const char *label = h + start;
   size_t n = len - start, i = 0;
   if (n >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X')) {
-    for (i = 2; i < n; i++)
-      if (!((label[i] >= '0' && label[i] <= '9') || (label[i] >= 'a' && label[i] <= 'f') || (label[i] >= 'A' && label[i] <= 'F')))
-        return false;
+    for (i = 2; i < n; i++) {
+      char c = (char)(label[i] | 0x20);
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    }
     return true;
   }
   for (; i < n; i++)
@@ -142,7 +143,8 @@ static int parse_http(const char *scheme, const char *rest, bool tls, struct ser
     return -1;
   }
   if (!host_valid(rest, host_len, &bracketed)) {
-    *why = "the host is not a DNS name, a dotted-quad IPv4 address or an [IPv6] address (a name that ends in a number, like 0x7f.0.0.1 or 127.1, must be a dotted quad)";
+    *why = "the host is not a DNS name, a dotted-quad IPv4 address or an [IPv6] address (a name that ends in a "
+           "number, like 0x7f.0.0.1 or 127.1, must be a dotted quad)";
     return -1;
   }
   unsigned long port = tls ? 443 : 80;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// npm run fuzz -- [--runs N] [--seed S] [--jobs J]
+// npm run fuzz -- [--runs N] [--seed S] [--jobs J] [--campaign all|reply|http] [--http-seconds T]
 // The reply fuzzer (test/fuzz/reply-fuzz.mjs) over build/jco: N runs split over J worker threads, each with its
 // own seed (S, S+1, …). Prints progress and the figures; exits 1 with the shrunk counterexample on a finding.
-// Needs `npm run build:guest` first.
+// Needs `npm run build:guest` first. Then the HTTP client's differential campaign (scripts/http-fuzz.mjs,
+// test/fuzz/http-fuzz.c) for T seconds (default 600), libFuzzer when clang is installed.
 import os from "node:os";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import { parseArgs } from "node:util";
@@ -21,8 +22,20 @@ if (!isMainThread) {
 } else {
   const { divergenceOverBounds } = await import("../test/fuzz/divergence.mjs");
   const { values } = parseArgs({
-    options: { runs: { type: "string", default: "100000" }, seed: { type: "string" }, jobs: { type: "string" } },
+    options: { runs: { type: "string", default: "100000" }, seed: { type: "string" }, jobs: { type: "string" },
+      campaign: { type: "string", default: "all" }, "http-seconds": { type: "string", default: "600" } },
   });
+  let httpFailed = false;
+  if (values.campaign !== "reply") {
+    const { runHttpCampaign } = await import("./http-fuzz.mjs");
+    const httpSeed = values.seed !== undefined ? Number(values.seed) : Date.now() % 2147483647;
+    console.log(`http fuzzer: ${values["http-seconds"]} s, seed ${httpSeed}`);
+    const h = await runHttpCampaign({ seconds: Number(values["http-seconds"]), seed: httpSeed });
+    httpFailed = h.findings > 0;
+    console.log(`http fuzzer (${h.engine}): ${h.execs} executions (3 http_post runs each) in ${h.seconds} s, seed ${h.seed}` +
+      (h.cov !== undefined ? `; coverage ${h.cov} edges, ${h.ft} features, corpus ${h.corpus}` : "") + `; findings ${h.findings ? "YES" : 0}`);
+    if (values.campaign === "http") process.exit(httpFailed ? 1 : 0);
+  }
   const runs = Number(values.runs);
   const seed = values.seed !== undefined ? Number(values.seed) : Date.now() >>> 0;
   const jobs = Math.max(1, Math.min(Number(values.jobs ?? os.availableParallelism()), runs));
@@ -68,5 +81,5 @@ if (!isMainThread) {
   console.log(`reply fuzzer: seed ${seed}: ${total.runs} runs in ${secs.toFixed(1)} s; verdicts ${JSON.stringify(total.verdicts)}; ` +
     `guest stricter than the reference ${total.guestStricter} ${JSON.stringify(total.divergence)}; traps ${total.traps}; ` +
     `findings ${failed || over.length ? "YES" : 0}`);
-  process.exit(failed || over.length ? 1 : 0);
+  process.exit(failed || over.length || httpFailed ? 1 : 0);
 }

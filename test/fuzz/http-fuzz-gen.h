@@ -203,10 +203,14 @@ static uint8_t *read_file(const char *path, size_t *n) {
 int main(int argc, char **argv) {
   unsigned long runs = 10000;
   uint64_t seed = 1;
+  double seconds = 0; /* with --seconds: run until then instead of --runs */
   int files = 0;
+  struct timespec t0, t1;
+  timespec_get(&t0, TIME_UTC);
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) runs = strtoul(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+    else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = strtod(argv[++i], NULL), runs = ~0ul;
     else {
       size_t n;
       uint8_t *d = read_file(argv[i], &n);
@@ -219,12 +223,14 @@ int main(int argc, char **argv) {
       files++;
     }
   }
-  struct timespec t0, t1;
-  timespec_get(&t0, TIME_UTC);
   if (files == 0) {
     rng_state = seed;
     struct text t = {0};
     for (unsigned long i = 0; i < runs; i++) {
+      if (seconds > 0 && i % 1000 == 0) {
+        timespec_get(&t1, TIME_UTC);
+        if ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >= seconds) break;
+      }
       generate(&t);
       run_case(t.p, t.n, (int)below(3), (uint8_t)below(256));
     }
@@ -232,8 +238,8 @@ int main(int argc, char **argv) {
   }
   timespec_get(&t1, TIME_UTC);
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-  printf("http-fuzz: %lu cases (%lu http_post runs) in %.1f s, seed %llu; findings %lu\n", stats.cases, stats.posts,
-         secs, (unsigned long long)seed, stats.findings);
+  printf("http-fuzz: %lu cases (%lu http_post runs) in %.1f s, %s %llu; findings %lu\n", stats.cases, stats.posts,
+         secs, files ? "replayed files, seed unused" : "seed", (unsigned long long)seed, stats.findings);
   printf("strict verdicts: message %lu, status %lu, invalid %lu, limit %lu, too-large %lu, more %lu\n",
          stats.verdicts[STRICT_MESSAGE], stats.verdicts[STRICT_STATUS], stats.verdicts[STRICT_INVALID],
          stats.verdicts[STRICT_LIMIT], stats.verdicts[STRICT_TOO_LARGE], stats.verdicts[STRICT_MORE]);

@@ -19,7 +19,7 @@
  *
  * Built two ways: with libFuzzer (-DHTTP_FUZZ_LIBFUZZER, coverage-guided, `npm run fuzz`) and as a plain program
  * with its own generator (fixed seed in CI: test/http-fuzz.test.ts):
- *   http-fuzz [--runs N] [--seed S] [--max-len B] [FILE...]   (FILEs: replay those inputs only) */
+ *   http-fuzz [--runs N | --seconds T] [--seed S] [FILE...]   (FILEs: replay those inputs only) */
 #include <errno.h>
 #include <stdarg.h>
 #include <netdb.h>
@@ -126,8 +126,9 @@ ssize_t __wrap_recv(int fd, void *buf, size_t cap, int flags) {
   return -1;
 }
 
-/* transport.c (libcurl, PAM) is not linked: the one thing the client takes from it. */
-const char *transport_result_name(enum transport_result r) {
+/* transport.c (libcurl, PAM) is not linked: the one thing the client takes from it. Weak, so linking the real
+ * one in as well is no conflict. */
+__attribute__((weak)) const char *transport_result_name(enum transport_result r) {
   static const char *const names[] = {"no-such-server", "refused", "resolve", "timeout", "tls",
                                       "http-status", "too-large", "closed", "malformed", "internal"};
   return r >= 0 && r <= TE_INTERNAL ? names[r] : "ok";
