@@ -28,11 +28,17 @@ let ownConfig: string | undefined;
 let ownDir: string | undefined;
 
 // Removed when the test file that made it is done (vitest's worker processes are reused and then killed, so a
-// process "exit" handler alone would leave one directory per file behind).
-afterAll(() => {
+// process "exit" handler alone would leave one directory per file behind); outside vitest (bench/run.mjs loads
+// these helpers too) at process exit.
+function removeOwnConfig(): void {
   if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   ownDir = ownConfig = undefined;
-});
+}
+try {
+  afterAll(removeOwnConfig);
+} catch {
+  process.once("exit", removeOwnConfig);
+}
 
 /** An empty configuration file of the tests' own (root-owned, 0644, in a 0755 directory so www-data can read
  * it), so no test depends on the machine's /etc/security/pam_mapi.conf, which `npm run install-module` creates.
