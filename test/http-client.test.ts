@@ -186,6 +186,8 @@ describe("hostile framing: PAM_AUTHINFO_UNAVAIL at once, with the transport resu
     bad("Content-Length of 2^64 + 1 (overflow)", [Buffer.concat([head("HTTP/1.1 200 OK", ["Content-Length: 18446744073709551617"]), BODY])], "too-large"),
     bad("Content-Length one over 1 MiB", [Buffer.concat([head("HTTP/1.1 200 OK", [`Content-Length: ${MiB + 1}`]), BODY])], "too-large"),
     bad("Content-Length and chunked together", [Buffer.concat([head("HTTP/1.1 200 OK", [`Content-Length: ${L}`, "Transfer-Encoding: chunked"]), BODY])], "malformed"),
+    // the same with a body that is validly chunked: refused for the two framings, not for the body
+    bad("Content-Length and chunked together, the body chunked", [chunked().toString("latin1").replace("Transfer-Encoding: chunked", `Content-Length: ${L}\r\nTransfer-Encoding: chunked`)].map(b), "malformed"),
     // Transfer-Encoding
     bad("Transfer-Encoding: gzip, chunked", [chunked().toString("latin1").replace("chunked", "gzip, chunked")].map(b), "malformed"),
     bad("Transfer-Encoding: identity", [Buffer.concat([head("HTTP/1.1 200 OK", ["Transfer-Encoding: identity"]), BODY])], "malformed", "close"),

@@ -193,6 +193,25 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     expect(lines.filter((l) => l.startsWith("freed-with-secret"))).toEqual([]);
   }, 60_000);
 
+  // A config file near its 64 KiB limit is copied into the guest twice (configure, then authenticate after the
+  // password), so the guest's memory grows while it holds the password: the old block, kept or freed, is wiped.
+  it("guest memory that grows during a login is wiped before it is kept or freed", async () => {
+    const bigConfig = path.join(dir, "big.conf");
+    writeFileSync(bigConfig, Array.from({ length: 760 }, (_, i) => `# padding line ${i} ${"x".repeat(60)}`).join("\n") + "\n", { mode: 0o644 });
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    const name = `secrets${++serial}`;
+    writeConfdir(confdir, name, [`auth required ${MODULE} socket=${urls.file} config=${bigConfig}`, `account required ${MODULE} config=${emptyConfig}`]);
+    const r = await runPamthreads(confdir, name, 2, 3, [["alice", GOOD, "0"]], {
+      prefix: ["env", `LD_PRELOAD=${shim}`, `FREESCAN_NEEDLE=${GOOD}`, `FREESCAN_REPORT=${report}`, "FREESCAN_SIZE_AT_LEAST=131072"],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(report, "utf8").split("\n").filter(Boolean);
+    // the memory did grow: blocks over the initial 128 KiB (2 pages) were freed
+    expect(lines.some((l) => l.startsWith("freed ") && Number(l.split(" ")[2]) >= 3 * 65536), lines.join("\n")).toBe(true);
+    expect(lines.filter((l) => l.startsWith("freed-with-secret"))).toEqual([]);
+  }, 60_000);
+
   it("over http, https and the unix socket no freed block of any library holds the password", async () => {
     const lines = [...await scan(GOOD), ...await scan(WRONG)];
     expect(summarise(lines)).toEqual({});

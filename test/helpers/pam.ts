@@ -28,7 +28,8 @@ let ownConfig: string | undefined;
 let ownDir: string | undefined;
 
 // Removed when the test file that made it is done (vitest's worker processes are reused and then killed, so a
-// process "exit" handler alone would leave one directory per file behind).
+// process "exit" handler alone would leave one directory per file behind); outside vitest (bench/run.mjs loads
+// these helpers too) at process exit.
 function removeOwnConfig(): void {
   if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   ownDir = ownConfig = undefined;
@@ -36,7 +37,6 @@ function removeOwnConfig(): void {
 try {
   afterAll(removeOwnConfig);
 } catch {
-  // Outside a vitest file (the benchmark imports these helpers): no suite to hook, so remove it at exit.
   process.once("exit", removeOwnConfig);
 }
 
