@@ -11,15 +11,18 @@ export const CLOSED_EARLY = "the server closed the connection before the reply w
 export const MALFORMED = "the reply is not acceptable HTTP/1.1";
 export const CLOSED_IN_HANDSHAKE = "TLS: the server closed the connection during the handshake";
 
-/** Node's TLS error codes and the reason OpenSSL's X509_verify_cert_error_string gives for the same failure. */
+/** Node's TLS error codes and the reason OpenSSL's X509_verify_cert_error_string gives the module for the same
+ * certificate. The module's verification stops at the first error; Node's goes on and reports the last one. */
 const TLS_REASONS: Record<string, string> = {
+  // A leaf whose issuer is in no store: the module stops at "unable to get local issuer certificate"; Node goes
+  // on to the signature check, which has no issuer either (internal_verify on a one-certificate chain).
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unable to get local issuer certificate",
   DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
   SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in certificate chain",
   CERT_HAS_EXPIRED: "certificate has expired",
   CERT_NOT_YET_VALID: "certificate is not yet valid",
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unable to get local issuer certificate",
   UNABLE_TO_GET_ISSUER_CERT: "unable to get issuer certificate",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unable to verify the first certificate",
   CERT_SIGNATURE_FAILURE: "certificate signature failure",
   CERT_REVOKED: "certificate revoked",
   CERT_UNTRUSTED: "certificate not trusted",
