@@ -33,7 +33,7 @@ const TRANSPORT_ADVICE: Record<TransportErrorName, { cause: string; fix: string 
     fix: "check the server's load and any firewall dropping packets; raise timeout= only if the server is merely slow",
   },
   "tls": {
-    cause: "the TLS handshake failed: the certificate is not trusted, expired, or not issued for the host name in socket=",
+    cause: "the TLS handshake failed (an untrusted, expired or misnamed certificate, or a server that offers less than TLS 1.2)",
     fix: "set cafile= (or capath=) to the CA that signed the server's certificate and use the host name the certificate names; `openssl s_client -connect HOST:PORT -CAfile FILE` shows the chain",
   },
   "http-status": {
