@@ -144,6 +144,14 @@ beforeAll(async () => {
   const handshakeClosedPort = await freePort();
   await listen(handshakeClosed, handshakeClosedPort);
   url.handshakeClosed = `https://localhost:${handshakeClosedPort}/`;
+  // Answers the ClientHello with a plain-text banner that is not HTTP (an SMTP server, say).
+  const banner = net.createServer((s) => {
+    s.on("error", () => {});
+    s.once("data", () => s.end("220 mail.example ESMTP\r\n"));
+  });
+  const bannerPort = await freePort();
+  await listen(banner, bannerPort);
+  url.banner = `https://localhost:${bannerPort}/`;
   const status = http.createServer((_req, res) => { res.statusCode = 404; res.end("not here"); });
   const statusPort = await freePort();
   await listen(status, statusPort);
@@ -287,6 +295,8 @@ const cases: Case[] = [
   { name: "TLS: a server that closes in the handshake", config: `socket = HANDSHAKECLOSED\ncafile = ${pki.caFile}\n`, pam: "PAM_AUTHINFO_UNAVAIL",
     serverCause: "TLS: the server closed the connection during the handshake" },
   { name: "https:// at a plain HTTP port", config: "socket = PLAINHTTP\n", pam: "PAM_AUTHINFO_UNAVAIL", serverCause: "this port speaks plain HTTP" },
+  { name: "https:// at a port that answers in plain text, not HTTP", config: `socket = BANNER\ncafile = ${pki.caFile}\n`,
+    pam: "PAM_AUTHINFO_UNAVAIL", serverCause: "TLS: wrong version number" },
   { name: "an unavailable server with ignore_unavailable", config: "socket = REFUSED\nignore_unavailable\n", pam: "PAM_IGNORE",
     throughLibpam: "PAM_PERM_DENIED", serverCause: "connection refused (ECONNREFUSED)" },
 ];
@@ -296,7 +306,7 @@ const PLACEHOLDERS: Record<string, string> = {
   RESOLVE: "resolve", TIMEOUT: "timeout", TOOLARGE: "tooLarge", CLOSED: "closed", MALFORMED: "malformed",
   SELFSIGNED: "selfSigned", WRONGHOST: "wrongHost", EXPIRED: "expired", PLAINHTTP: "plainHttp", REDIRECT: "redirect",
   CLOSEDMIDREPLY: "closedMidReply", RESET: "reset", COMPRESSED: "compressed", IPMISMATCH: "ipMismatch", OLDTLS: "oldTls",
-  HANDSHAKECLOSED: "handshakeClosed",
+  HANDSHAKECLOSED: "handshakeClosed", BANNER: "banner",
 };
 
 describe("pam_mapi.so and pam-mapi check agree", () => {

@@ -59,11 +59,12 @@ const ERRNO_WORDS: Record<string, string> = {
 /** For test/agreement.test.ts: the table above, to compare with native/cause.c's. */
 export const errnoWords: Readonly<Record<string, string>> = ERRNO_WORDS;
 
-/** A TLS handshake met a server that answered in plain text (OpenSSL: "wrong version number"). The module looks
- * at the bytes ("HTTP/"); Node does not show them, so any plain-text answer counts here. */
-function isPlainHttpPort(e: NodeJS.ErrnoException): boolean {
-  return e.code === "ERR_SSL_WRONG_VERSION_NUMBER" || e.code === "ERR_SSL_HTTP_REQUEST" ||
-    /wrong version number|http request/i.test(e.message);
+/** A TLS handshake met a server that answered in plain HTTP: as the module, by the first bytes the server sent
+ * ("HTTP/"); without them (a connection not made by first-bytes.ts's agent), by OpenSSL's reason for any
+ * plain-text answer. */
+function isPlainHttpPort(e: NodeJS.ErrnoException, firstBytes: Buffer | undefined): boolean {
+  if (firstBytes) return firstBytes.length >= 5 && firstBytes.subarray(0, 5).toString("latin1") === "HTTP/";
+  return e.code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number/i.test(e.message);
 }
 
 /** OpenSSL's reason string (ERR_reason_error_string), from Node's error: its `reason`, or the
@@ -75,9 +76,9 @@ function opensslReason(e: NodeJS.ErrnoException & { reason?: unknown; library?: 
 
 /** The cause of a failed TLS handshake: "TLS: REASON" (OpenSSL's verify or error reason), PLAIN_HTTP, or the
  * connection's own cause. `isIpLiteral`: socket= names an IP address, which is checked as an address, as the
- * module does (X509_VERIFY_PARAM_set1_ip_asc). */
-export function tlsCause(e: NodeJS.ErrnoException, isIpLiteral = false): string {
-  if (isPlainHttpPort(e)) return PLAIN_HTTP;
+ * module does (X509_VERIFY_PARAM_set1_ip_asc). `firstBytes`: what the server sent first, if known. */
+export function tlsCause(e: NodeJS.ErrnoException, isIpLiteral = false, firstBytes?: Buffer): string {
+  if (isPlainHttpPort(e, firstBytes)) return PLAIN_HTTP;
   const code = e.code ?? "";
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return isIpLiteral ? "TLS: IP address mismatch" : "TLS: hostname mismatch";
   const verify = TLS_REASONS[code];

@@ -11,6 +11,7 @@ import type * as Https from "node:https";
 import type { ServerUrl } from "../server-url.js";
 import { MAX_REPLY_BYTES, type PostOutcome, type TransportErrorName } from "./types.js";
 import { CLOSED_EARLY, errnoCause, httpStatusCause, isClosedInHandshake, MALFORMED, TIMED_OUT, tlsCause, TOO_LARGE } from "./cause.js";
+import { firstBytesAgent, firstBytesOf } from "./first-bytes.js";
 
 // node:https (with node:tls and node:crypto) is loaded only for an https:// server: the transport worker starts
 // for every `pam-mapi check`, and most of them talk to a unix socket or plain HTTP.
@@ -36,7 +37,7 @@ export interface PostResult {
 export function newAgent(target: ServerUrl): http.Agent {
   // maxSockets 1: logon, getUser and logoff go over one connection, as Kopano's own clients do.
   const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
-  return target.kind === "https" ? new (https().Agent)(options) : new http.Agent(options);
+  return target.kind === "https" ? firstBytesAgent(https(), options) : new http.Agent(options);
 }
 
 const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "EACCES", "ENOTSOCK", "ENOTDIR", "EAGAIN"]);
@@ -80,6 +81,7 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     let reusedConnection = false;
     let tlsProtocol: string | undefined;
     let request: http.ClientRequest | undefined;
+    let socketUsed: Socket | undefined;
     let timer: NodeJS.Timeout | undefined;
 
     const finish = (outcome: PostOutcome) => {
@@ -125,6 +127,7 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     }
 
     request.on("socket", (socket: Socket) => {
+      socketUsed = socket;
       const isTls = target.kind === "https";
       if (!socket.connecting && (!isTls || (socket as TLSSocket).encrypted && (socket as TLSSocket).authorized)) {
         tcpUp = tlsUp = true;
@@ -147,9 +150,10 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     });
 
     request.on("error", (e: NodeJS.ErrnoException) => {
-      const kind = classify(e, target.kind === "https", tcpUp, tlsUp);
+      const tcp = firstBytesOf(socketUsed); // https: the TCP connection under TLS
+      const kind = classify(e, target.kind === "https", tcpUp || tcp?.connected === true, tlsUp);
       const ipLiteral = target.kind !== "unix" && isIP(target.host) !== 0;
-      fail(kind, kind === "tls" ? tlsCause(e, ipLiteral) : kind === "malformed" ? MALFORMED : kind === "internal" ? e.message : errnoCause(e));
+      fail(kind, kind === "tls" ? tlsCause(e, ipLiteral, tcp?.first) : kind === "malformed" ? MALFORMED : kind === "internal" ? e.message : errnoCause(e));
     });
 
     request.on("response", (response: http.IncomingMessage) => {
