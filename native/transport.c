@@ -51,7 +51,12 @@ struct transport *transport_new(pam_handle_t *pamh, const struct server *servers
   return t;
 }
 
-static const char *display_name(const struct server *s) {
+/* A server as the guest's lines and `pam-mapi check` name it: its URL (file:///path for a unix socket). */
+static const char *url_scheme(const struct server *s) {
+  return s->kind == SERVER_UNIX ? "file://" : "";
+}
+
+static const char *url_rest(const struct server *s) {
   return s->kind == SERVER_UNIX ? s->socket_path : s->url;
 }
 
@@ -96,15 +101,15 @@ enum transport_result transport_post(struct transport *t, uint32_t server, const
                !opened ? "on the kept connection" : e->http.tls_resumed ? "session resumed" : "full handshake");
     /* Numbered from 1, as the guest's own lines number them. */
     if (result == TRANSPORT_OK)
-      log_host(t->pamh, LOG_DEBUG, "server %u (%s): %zu bytes sent, HTTP %u, %zu bytes received in %lu ms%s",
-               server + 1, display_name(s), len, (unsigned)status, t->in.len, ms, tls);
+      log_host(t->pamh, LOG_DEBUG, "server %u (%s%s): %zu bytes sent, HTTP %u, %zu bytes received in %lu ms%s",
+               server + 1, url_scheme(s), url_rest(s), len, (unsigned)status, t->in.len, ms, tls);
     else
-      log_host(t->pamh, LOG_DEBUG, "server %u (%s): %s after %lu ms (HTTP %u): %s", server + 1, display_name(s),
+      log_host(t->pamh, LOG_DEBUG, "server %u (%s%s): %s after %lu ms (HTTP %u): %s", server + 1, url_scheme(s), url_rest(s),
                transport_result_name(result), ms, (unsigned)status, why);
   }
   if (result != TRANSPORT_OK) {
     /* The one line per failed server, with the precise cause (the guest's own line says which request). */
-    if (!e->warned) log_host(t->pamh, LOG_WARNING, "server %u (%s): %s", server + 1, display_name(s), why);
+    if (!e->warned) log_host(t->pamh, LOG_WARNING, "server %u (%s%s): %s", server + 1, url_scheme(s), url_rest(s), why);
     e->warned = true;
     return result;
   }

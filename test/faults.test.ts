@@ -224,7 +224,7 @@ describe("faults through the real module", () => {
       const said = (text: string) => expect(r.syslog.some((l) => l.endsWith(text)), r.syslog.join("\n")).toBe(true);
       said(`server 1 (${dead[0]}): connection refused (ECONNREFUSED)`);
       said(`server 2 (${dead[1]}): connection refused (ECONNREFUSED)`);
-      said(`server 3 (${tmp}/absent.sock): no such socket (ENOENT)`);
+      said(`server 3 (file://${tmp}/absent.sock): no such socket (ENOENT)`);
       const ignored = await native(dead, ["ignore_unavailable"]);
       expect(ignored.code).toBe(IGNORED);
     });

@@ -137,7 +137,7 @@ describe("httpPost over http", () => {
     const url = await httpServer((_q, res) => { res.writeHead(302, { Location: target }); res.end(); });
     const r = await post(url);
     expect(r.outcome).toMatchObject({ ok: false, error: "http-status" });
-    expect((r.outcome as { detail: string }).detail).toContain("302");
+    expect((r.outcome as { detail: string }).detail).toBe("HTTP status 302"); // the module's words
     expect(targetHit).toBe(false);
   });
 
@@ -198,7 +198,7 @@ describe("httpPost over http", () => {
 
   it("reports a connection closed mid-reply as closed", async () => {
     const url = await rawServer(Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<soap:Envelope>"));
-    expect((await post(url)).outcome).toMatchObject({ ok: false, error: "closed" });
+    expect((await post(url)).outcome).toMatchObject({ ok: false, error: "closed", detail: "the server closed the connection before the reply was complete" });
   });
 
   it("reports a connection closed before any reply as closed", async () => {
@@ -208,12 +208,12 @@ describe("httpPost over http", () => {
 
   it("reports a refused connection as refused", async () => {
     const r = await post(`http://127.0.0.1:${await freePort()}/`);
-    expect(r.outcome).toMatchObject({ ok: false, error: "refused" });
+    expect(r.outcome).toMatchObject({ ok: false, error: "refused", detail: "connection refused (ECONNREFUSED)" });
   });
 
   it("reports an unresolvable host name as resolve", async () => {
     const r = await post("http://no-such-host.invalid:236/");
-    expect(r.outcome).toMatchObject({ ok: false, error: "resolve" });
+    expect(r.outcome).toMatchObject({ ok: false, error: "resolve", detail: "the host name does not resolve" });
   });
 
   it("times out at the deadline (connect included), within 10%", async () => {
@@ -268,19 +268,19 @@ describe("httpPost over https", () => {
 
   it("fails with tls when the certificate names another host", async () => {
     const port = await httpsServer(pki.wrongHost, ok);
-    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: expect.stringMatching(/altnames/) });
+    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: "TLS: IP address mismatch" });
   });
 
   it("fails with tls for a self-signed certificate", async () => {
     const port = await httpsServer(pki.selfSigned, ok);
-    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: expect.stringMatching(/self-signed/) });
+    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: "TLS: self-signed certificate" });
   });
 
   it("fails with tls for an expired certificate", async () => {
     const port = await httpsServer(pki.expired, ok);
     const r = await post(`https://127.0.0.1:${port}/`, { ca: testCa });
     expect(r.outcome).toMatchObject({ ok: false, error: "tls" });
-    expect((r.outcome as { detail: string }).detail).toMatch(/expired/i);
+    expect((r.outcome as { detail: string }).detail).toBe("TLS: certificate has expired");
   });
 
   it("does not trust the test CA without cafile= (Node's default store)", async () => {
@@ -290,12 +290,12 @@ describe("httpPost over https", () => {
 
   it("fails with tls against a server that speaks plain HTTP", async () => {
     const url = await httpServer(ok);
-    expect((await post(url.replace("http:", "https:"), { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls" });
+    expect((await post(url.replace("http:", "https:"), { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: "this port speaks plain HTTP" });
   });
 
   it("refuses TLS below 1.2", async () => {
     const port = await httpsServer(pki.good, ok, { maxVersion: "TLSv1.1", minVersion: "TLSv1", ciphers: "DEFAULT:@SECLEVEL=0" });
-    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: expect.stringMatching(/protocol version/) });
+    expect((await post(`https://127.0.0.1:${port}/`, { ca: testCa })).outcome).toMatchObject({ ok: false, error: "tls", detail: "TLS: tlsv1 alert protocol version" });
   });
 
   it("never presents a client certificate, even when the server asks for one", async () => {

@@ -189,7 +189,7 @@ describe("loader with the test guest", () => {
     const r = await runPamdrive(confdir, service(TEST_MODULE, [`socket=file://${scratch}/none.sock,http://127.0.0.1:${port}/`, "debug"]), "alice", ["auth"], { input: ["pw"] });
     expect(r.code).toBe(PAM.AUTHINFO_UNAVAIL);
     const debug = r.syslog.filter((l) => l.priority === 7).map((l) => l.message);
-    expect(debug.some((m) => m.startsWith(`server 1 (${scratch}/none.sock): refused`))).toBe(true);
+    expect(debug.some((m) => m.startsWith(`server 1 (file://${scratch}/none.sock): refused`))).toBe(true);
     expect(debug.some((m) => m.startsWith(`server 2 (http://127.0.0.1:${port}/): refused`))).toBe(true);
     expect(r.syslog).toContainEqual({ priority: 4, message: "server 0: transport error 1" });
   });

@@ -258,7 +258,7 @@ describe("the cause words for a unix socket the caller may not use", () => {
         input: ["secret"], prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
       });
       expect(r.ops.auth, r.stderr).toBe(PAM.AUTHINFO_UNAVAIL);
-      said(r.syslog.map((l) => l.message), `server 1 (${sock}): permission denied (EACCES)`);
+      said(r.syslog.map((l) => l.message), `server 1 (file://${sock}): permission denied (EACCES)`);
     } finally {
       server.close();
       removeConfdir(own);

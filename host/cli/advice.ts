@@ -33,14 +33,14 @@ const TRANSPORT_ADVICE: Record<TransportErrorName, { cause: string; fix: string 
     fix: "check the server's load and any firewall dropping packets; raise timeout= only if the server is merely slow",
   },
   "tls": {
-    cause: "the TLS handshake failed: the certificate is not trusted, expired, or not issued for the host name in socket=",
+    cause: "the TLS handshake failed (an untrusted, expired or misnamed certificate, or a server that offers less than TLS 1.2)",
     fix: "set cafile= (or capath=) to the CA that signed the server's certificate and use the host name the certificate names; `openssl s_client -connect HOST:PORT -CAfile FILE` shows the chain",
   },
   "http-status": {
     cause: "the server answered with an HTTP status other than 200 or 500 (redirects are not followed)",
     fix: "socket= points at something that is not kopano-server (a web server or proxy?); use the server's own port (236/237) or socket",
   },
-  "too-large": { cause: "the reply exceeded 1 MiB", fix: "socket= does not point at kopano-server" },
+  "too-large": { cause: "the reply is larger than the module accepts (1 MiB)", fix: "a logon reply is a few KiB: socket= does not point at kopano-server" },
   "closed": {
     cause: "the connection closed before the reply was complete",
     fix: "check the server's log (kopano-server crashed or restarted?) and that socket= uses http:// on 236 and https:// on 237",
@@ -65,9 +65,11 @@ const CAUSE_FIXES: Array<[RegExp, string]> = [
   [/^this port speaks plain HTTP/, "use http:// for this port, or https:// with the server's TLS port (server_listen_tls, usually 237)"],
   [/^TLS: (self-signed certificate|unable to get local issuer certificate|unable to get issuer certificate|unable to verify the first certificate|self-signed certificate in certificate chain)/,
     "set cafile= (or capath=) to the CA that signed the server's certificate; `openssl s_client -connect HOST:PORT -CAfile FILE` shows the chain"],
-  [/^TLS: hostname mismatch/, "use in socket= the host name the certificate names (`openssl x509 -noout -ext subjectAltName -in CERT`), or reissue the certificate for this name"],
+  [/^TLS: (hostname|IP address) mismatch/, "use in socket= the host name or address the certificate names (`openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -ext subjectAltName`), or reissue the certificate for it"],
   [/^TLS: certificate has expired/, "renew the server's certificate (server_ssl_key_file in server.cfg)"],
   [/^TLS: certificate is not yet valid/, "check the clocks of this machine and of the server"],
+  [/^TLS: (tlsv1 alert protocol version|unsupported protocol)/, "the server offers less than TLS 1.2: set server_tls_min_proto (Kopano) or upgrade it; pam_mapi never uses TLS 1.1 or older"],
+  [/^HTTP status 3\d\d/, "the server redirects, and redirects are never followed: socket= points at a web server or proxy; use kopano-server's own port (236/237) or socket"],
 ];
 
 /** Cause and fix for one failed post: the precise cause from the transport, the fix that fits it. */

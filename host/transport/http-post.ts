@@ -10,7 +10,8 @@ import type { TLSSocket } from "node:tls";
 import type * as Https from "node:https";
 import type { ServerUrl } from "../server-url.js";
 import { MAX_REPLY_BYTES, type PostOutcome, type TransportErrorName } from "./types.js";
-import { errnoCause, httpStatusCause, TIMED_OUT, tlsCause } from "./cause.js";
+import { CLOSED_EARLY, errnoCause, httpStatusCause, isClosedInHandshake, MALFORMED, TIMED_OUT, tlsCause, TOO_LARGE } from "./cause.js";
+import { firstBytesAgent, firstBytesOf } from "./first-bytes.js";
 
 // node:https (with node:tls and node:crypto) is loaded only for an https:// server: the transport worker starts
 // for every `pam-mapi check`, and most of them talk to a unix socket or plain HTTP.
@@ -36,10 +37,10 @@ export interface PostResult {
 export function newAgent(target: ServerUrl): http.Agent {
   // maxSockets 1: logon, getUser and logoff go over one connection, as Kopano's own clients do.
   const options = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
-  return target.kind === "https" ? new (https().Agent)(options) : new http.Agent(options);
+  return target.kind === "https" ? firstBytesAgent(https(), options) : new http.Agent(options);
 }
 
-const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "EACCES", "ENOTSOCK", "ENOTDIR"]);
+const REFUSED = new Set(["ECONNREFUSED", "ENOENT", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL", "EACCES", "ENOTSOCK", "ENOTDIR", "EAGAIN"]);
 const RESOLVE = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NONAME", "EAI_NODATA"]);
 const CLOSED = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|EPROTO$|HOSTNAME_MISMATCH$)/;
@@ -49,11 +50,13 @@ function classify(e: NodeJS.ErrnoException, https: boolean, tcpUp: boolean, tlsU
   if (TLS_CODE.test(code)) return "tls";
   if (REFUSED.has(code)) return "refused";
   if (RESOLVE.has(code)) return "resolve";
-  // Anything that ends a connection between TCP connect and a verified TLS session is a TLS failure.
-  if (https && tcpUp && !tlsUp) return "tls";
-  if (code.startsWith("HPE_") || code === "ERR_INVALID_HTTP_RESPONSE") return "malformed";
+  // As the module: an end of stream in the handshake is a TLS failure, a reset or a timeout is what it is.
+  if (isClosedInHandshake(e)) return "tls";
   if (CLOSED.has(code) || e.message === "socket hang up" || e.message === "aborted") return "closed";
   if (code === "ETIMEDOUT") return "timeout";
+  // Anything else that ends a connection between TCP connect and a verified TLS session is a TLS failure.
+  if (https && tcpUp && !tlsUp) return "tls";
+  if (code.startsWith("HPE_") || code === "ERR_INVALID_HTTP_RESPONSE") return "malformed";
   return "internal";
 }
 
@@ -78,6 +81,7 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     let reusedConnection = false;
     let tlsProtocol: string | undefined;
     let request: http.ClientRequest | undefined;
+    let socketUsed: Socket | undefined;
     let timer: NodeJS.Timeout | undefined;
 
     const finish = (outcome: PostOutcome) => {
@@ -92,8 +96,8 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     };
 
     const remaining = options.deadline - Date.now();
-    if (remaining <= 0) return fail("timeout", `${TIMED_OUT} (the deadline for this server had already passed)`);
-    timer = setTimeout(() => fail("timeout", `${TIMED_OUT} (no complete reply within the deadline)`), remaining);
+    if (remaining <= 0) return fail("timeout", TIMED_OUT);
+    timer = setTimeout(() => fail("timeout", TIMED_OUT), remaining);
 
     const headers: http.OutgoingHttpHeaders = {
       "Content-Type": "text/xml; charset=utf-8",
@@ -123,6 +127,7 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     }
 
     request.on("socket", (socket: Socket) => {
+      socketUsed = socket;
       const isTls = target.kind === "https";
       if (!socket.connecting && (!isTls || (socket as TLSSocket).encrypted && (socket as TLSSocket).authorized)) {
         tcpUp = tlsUp = true;
@@ -145,30 +150,28 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
     });
 
     request.on("error", (e: NodeJS.ErrnoException) => {
-      const kind = classify(e, target.kind === "https", tcpUp, tlsUp);
-      const host = target.kind === "unix" ? undefined : target.host;
-      fail(kind, kind === "tls" ? tlsCause(e) : kind === "malformed" || kind === "internal" ? e.message : errnoCause(e, host));
+      const tcp = firstBytesOf(socketUsed); // https: the TCP connection under TLS
+      const kind = classify(e, target.kind === "https", tcpUp || tcp?.connected === true, tlsUp);
+      const ipLiteral = target.kind !== "unix" && isIP(target.host) !== 0;
+      fail(kind, kind === "tls" ? tlsCause(e, ipLiteral, tcp?.first) : kind === "malformed" ? MALFORMED : kind === "internal" ? e.message : errnoCause(e));
     });
 
     request.on("response", (response: http.IncomingMessage) => {
       const status = response.statusCode ?? 0;
-      if (status !== 200 && status !== 500) {
-        const location = response.headers.location ? ` (redirect to ${response.headers.location}, not followed)` : "";
-        return fail("http-status", `${httpStatusCause(status)}${location}`);
-      }
+      if (status !== 200 && status !== 500) return fail("http-status", httpStatusCause(status)); // redirects never followed
       const encoding = response.headers["content-encoding"];
       if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
-        return fail("malformed", `Content-Encoding: ${encoding} (only identity is accepted)`);
+        return fail("malformed", MALFORMED); // only identity is accepted
       }
       const declared = response.headers["content-length"];
       if (declared !== undefined && Number(declared) > maxReply) {
-        return fail("too-large", `Content-Length ${declared} exceeds the ${maxReply}-byte cap`);
+        return fail("too-large", TOO_LARGE);
       }
       const chunks: Buffer[] = [];
       let received = 0;
       response.on("data", (chunk: Buffer) => {
         received += chunk.length;
-        if (received > maxReply) return fail("too-large", `the reply exceeds the ${maxReply}-byte cap`);
+        if (received > maxReply) return fail("too-large", TOO_LARGE);
         chunks.push(chunk);
       });
       response.on("end", () => {
@@ -182,10 +185,10 @@ function attempt(target: ServerUrl, body: Uint8Array, options: PostOptions): Pro
       });
       response.on("error", (e: NodeJS.ErrnoException) => {
         const kind = classify(e, false, true, true);
-        fail(kind === "internal" ? "closed" : kind, e.message);
+        fail(kind === "internal" ? "closed" : kind, kind === "malformed" ? MALFORMED : errnoCause(e));
       });
       response.on("close", () => {
-        if (!response.complete) fail("closed", "the connection closed before the reply was complete");
+        if (!response.complete) fail("closed", CLOSED_EARLY);
       });
     });
 
