@@ -33,12 +33,14 @@ export async function runHttpCampaign({ seconds, seed }) {
   console.log(`http fuzzer (libFuzzer): build/fuzz/http-fuzz-libfuzzer ${args.join(" ")}`);
   const t0 = Date.now();
   const child = spawn(path.join(root, "build/fuzz/http-fuzz-libfuzzer"), args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  let last = "", execs = 0, tail = "";
+  let last = "", execs = 0, tail = "", partial = "";
   const figures = {};
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (text) => {
     tail = (tail + text).slice(-20000);
-    for (const line of text.split("\n")) {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop(); // a line cut between two reads waits for its end
+    for (const line of lines) {
       const m = /^#(\d+)\s+(\w+)\s+cov: (\d+) ft: (\d+) corp: (\d+)/.exec(line);
       if (m) {
         execs = Number(m[1]);
