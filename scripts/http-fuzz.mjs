@@ -27,7 +27,7 @@ export async function runHttpCampaign({ seconds, seed }) {
   execFileSync("bash", [BUILD, "--libfuzzer"], { cwd: root, stdio: "inherit" });
   const work = path.join(root, "build/fuzz/http-corpus-work");
   mkdirSync(work, { recursive: true });
-  cpSync(path.join(root, "test/fuzz/http-corpus"), work, { recursive: true });
+  cpSync(path.join(root, "test/fuzz/http-corpus"), work, { recursive: true, filter: (f) => !path.basename(f).startsWith(".") });
   const args = [`-seed=${seed}`, `-max_total_time=${seconds}`, "-max_len=40000", `-dict=${path.join(root, "test/fuzz/http.dict")}`,
     `-artifact_prefix=${path.join(root, "build/fuzz")}/`, "-print_final_stats=1", work];
   console.log(`http fuzzer (libFuzzer): build/fuzz/http-fuzz-libfuzzer ${args.join(" ")}`);
