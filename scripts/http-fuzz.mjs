@@ -27,18 +27,20 @@ export async function runHttpCampaign({ seconds, seed }) {
   execFileSync("bash", [BUILD, "--libfuzzer"], { cwd: root, stdio: "inherit" });
   const work = path.join(root, "build/fuzz/http-corpus-work");
   mkdirSync(work, { recursive: true });
-  cpSync(path.join(root, "test/fuzz/http-corpus"), work, { recursive: true });
+  cpSync(path.join(root, "test/fuzz/http-corpus"), work, { recursive: true, filter: (f) => !path.basename(f).startsWith(".") });
   const args = [`-seed=${seed}`, `-max_total_time=${seconds}`, "-max_len=40000", `-dict=${path.join(root, "test/fuzz/http.dict")}`,
     `-artifact_prefix=${path.join(root, "build/fuzz")}/`, "-print_final_stats=1", work];
   console.log(`http fuzzer (libFuzzer): build/fuzz/http-fuzz-libfuzzer ${args.join(" ")}`);
   const t0 = Date.now();
   const child = spawn(path.join(root, "build/fuzz/http-fuzz-libfuzzer"), args, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  let last = "", execs = 0, tail = "";
+  let last = "", execs = 0, tail = "", partial = "";
   const figures = {};
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (text) => {
     tail = (tail + text).slice(-20000);
-    for (const line of text.split("\n")) {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop(); // a line cut between two reads waits for its end
+    for (const line of lines) {
       const m = /^#(\d+)\s+(\w+)\s+cov: (\d+) ft: (\d+) corp: (\d+)/.exec(line);
       if (m) {
         execs = Number(m[1]);

@@ -35,7 +35,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("HTTP client differential fuzzer", () => {
   it("the seed corpus (the issue's reproducers among them) agrees with the strict reader", () => {
-    const files = readdirSync(CORPUS).map((f) => path.join(CORPUS, f));
+    const files = readdirSync(CORPUS).filter((f) => !f.startsWith(".")).map((f) => path.join(CORPUS, f));
     expect(files.length).toBeGreaterThanOrEqual(10);
     const r = fuzz(HARNESS, files);
     expect(r.stderr).not.toContain("FINDING");

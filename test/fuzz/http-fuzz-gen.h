@@ -80,6 +80,7 @@ static void body_bytes(struct text *t, size_t n) {
 }
 
 static size_t body_size(void) {
+  if (below(1000) < 2) return near(STRICT_BODY_CAP); /* the 1 MiB cap, in each framing */
   switch (below(10)) {
   case 0: return 0;
   case 1: return near(STRICT_CHUNK_LINE_CAP);
@@ -90,6 +91,11 @@ static size_t body_size(void) {
 
 static void generate(struct text *t) {
   t->n = 0;
+  if (below(1000) == 0) { /* a body read to the close, around the 1 MiB cap */
+    puts_(t, chance(50) ? "HTTP/1.0 200 OK\r\n\r\n" : "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+    body_bytes(t, near(STRICT_BODY_CAP));
+    return;
+  }
   /* interim replies */
   size_t interim = chance(80) ? 0 : chance(90) ? 1 + below(3) : 7 + below(4);
   for (size_t i = 0; i < interim; i++) {
