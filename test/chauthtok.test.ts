@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { startEmulator, type Emulator, type EmulatorOptions, type UserDb } from "../host/emulator/index.js";
-import { repoRoot } from "./helpers/guest.js";
+import { runCli } from "./helpers/cli.js";
 import { MODULE, PAM, PAM_WRAPPER, makeConfdir, removeConfdir, runPamdrive, runPamtester, writeConfdir } from "./helpers/pam.js";
 
 const PAM_AUTHTOK_ERR = 20;
@@ -272,18 +272,7 @@ describe("passwd(1)", () => {
 });
 
 /** bin/pam-mapi.mjs (the built host) as a child process. */
-function cli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin/pam-mapi.mjs"), ...args], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = runCli;
 
 describe("pam-mapi passwd", () => {
   it("changes a password from two stdin lines, keeping every other attribute; a wrong current password is exit 1", async () => {

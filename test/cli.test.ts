@@ -11,28 +11,19 @@ import { repoRoot } from "./helpers/guest.js";
 import { makeTestPki } from "./helpers/tls.js";
 import { readFileSync } from "node:fs";
 import { freePort } from "./helpers/ports.js";
+import { cliBin, runCli, runProcess, startCliEmulator, type CliEmulator, type Outcome } from "./helpers/cli.js";
 
-const bin = path.join(repoRoot, "bin/pam-mapi.mjs");
+const bin = cliBin;
 const version = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
-const { startEmulator, loadUserDb } = await import(path.join(repoRoot, "build/host/emulator/index.js"));
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-cli-"));
 const pki = makeTestPki(path.join(tmp, "pki"));
 
-interface Run { code: number | null; stdout: string; stderr: string; ms: number }
-function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+interface Run extends Outcome { ms: number }
+async function run(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
+  const r = await runCli(args, input, env);
+  return { ...r, ms: Date.now() - started };
 }
 /** A root-owned, 0644 configuration file (pam_mapi.so refuses others; the suite runs as root). */
 function configFile(name: string, text: string, mode = 0o644): string {
@@ -42,25 +33,15 @@ function configFile(name: string, text: string, mode = 0o644): string {
   return file;
 }
 
-let emulator: { urls: string[]; close(): Promise<void> };
+let emulator: CliEmulator;
 let httpUrl = "";
 let httpsUrl = "";
 let unixUrl = "";
 const empty = configFile("empty.conf", "");
 
 beforeAll(async () => {
-  emulator = await startEmulator({
-    profile: "kopano-11",
-    users: loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json")),
-    listen: [
-      { http: { host: "127.0.0.1", port: 0 } },
-      { https: { host: "127.0.0.1", port: 0, key: readFileSync(pki.key), cert: readFileSync(pki.cert) } },
-      { unix: { path: path.join(tmp, "server.sock") } },
-    ],
-  });
-  httpUrl = emulator.urls.find((u) => u.startsWith("http:"))!;
-  httpsUrl = emulator.urls.find((u) => u.startsWith("https:"))!;
-  unixUrl = emulator.urls.find((u) => u.startsWith("file:"))!;
+  emulator = await startCliEmulator(tmp, pki);
+  ({ http: httpUrl, https: httpsUrl, unix: unixUrl } = emulator);
 });
 afterAll(async () => {
   await emulator?.close();
@@ -437,17 +418,8 @@ describe("pam-mapi emulate --unix: only a stale socket is replaced; www-data can
       // The Apache recipe's www-data: a check through the socket as that user, configuration readable by it.
       const conf = path.join(shared, "www.conf");
       writeFileSync(conf, `socket = file://${stale}\n`, { mode: 0o644 });
-      const asWww = await new Promise<Run>((resolve, reject) => {
-        const child = spawn("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, bin,
-          "check", "alice", "--config", conf, "--password-stdin"], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c) => (stdout += c));
-        child.stderr.on("data", (c) => (stderr += c));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr, ms: 0 }));
-        child.stdin.end("Secr3t!\n");
-      });
+      const asWww = await runProcess("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, bin,
+        "check", "alice", "--config", conf, "--password-stdin"], { env: { PATH: process.env.PATH } }, "Secr3t!\n");
       expect(asWww.stdout).toMatch(/result: PAM_SUCCESS/);
       expect(asWww.code).toBe(0);
     } finally {

@@ -11,34 +11,31 @@ import path from "node:path";
 import { repoRoot } from "./helpers/guest.js";
 import { debianNode18Root, underNode18 } from "./helpers/node18.js";
 import { freePort } from "./helpers/ports.js";
+import { cliBin, runProcess, startCliEmulator, type CliEmulator, type Outcome } from "./helpers/cli.js";
 import { makeTestPki } from "./helpers/tls.js";
 
-const bin = path.join(repoRoot, "bin/pam-mapi.mjs");
+const bin = cliBin;
 const version: string = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;
-const { startEmulator, loadUserDb } = await import(path.join(repoRoot, "build/host/emulator/index.js"));
 
 type Node = "node18" | "machine";
-interface Run { code: number | null; stdout: string; stderr: string }
+type Run = Outcome;
 
 let root = "";
 let tmp = "";
 
-/** `command args` under Debian's Node 18 (inside the namespace) or this machine's Node, with a clean environment. */
-function spawnWith(node: Node, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const [command, argv] = node === "node18" ? underNode18(root, "/usr/bin/node", [bin, ...args]) : [process.execPath, [bin, ...args]];
-  return spawn(command, argv, { cwd: repoRoot, env: { PATH: process.env.PATH, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+/** `pam-mapi args` under Debian's Node 18 (inside the namespace) or this machine's Node. */
+function commandFor(node: Node, args: string[]): [string, string[]] {
+  return node === "node18" ? underNode18(root, "/usr/bin/node", [bin, ...args]) : [process.execPath, [bin, ...args]];
+}
+const clean = { cwd: repoRoot, env: { PATH: process.env.PATH } };
+/** `pam-mapi args` under `node`, with a clean environment. */
+function spawnWith(node: Node, args: string[]) {
+  const [command, argv] = commandFor(node, args);
+  return spawn(command, argv, { ...clean, stdio: ["pipe", "pipe", "pipe"] });
 }
 function run(node: Node, args: string[], input = ""): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawnWith(node, args);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  const [command, argv] = commandFor(node, args);
+  return runProcess(command, argv, clean, input);
 }
 /** Timings, and the reply's length (the emulator's session ids vary in digits), differ from run to run; nothing else may. */
 const steady = (text: string) => text.replace(/\d+(\.\d+)? ?(ms|s)\b/g, "N $2").replace(/\d+ received/g, "N received");
@@ -52,7 +49,7 @@ async function same(args: string[], code: number, input = ""): Promise<Run> {
   return old;
 }
 
-let emulator: { urls: string[]; close(): Promise<void> };
+let emulator: CliEmulator;
 let http = "";
 let https = "";
 let unix = "";
@@ -68,18 +65,8 @@ beforeAll(async () => {
   cafile = pki.caFile;
   empty = path.join(tmp, "empty.conf");
   writeFileSync(empty, "", { mode: 0o644 });
-  emulator = await startEmulator({
-    profile: "kopano-11",
-    users: loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json")),
-    listen: [
-      { http: { host: "127.0.0.1", port: 0 } },
-      { https: { host: "127.0.0.1", port: 0, key: readFileSync(pki.key), cert: readFileSync(pki.cert) } },
-      { unix: { path: path.join(tmp, "server.sock") } },
-    ],
-  });
-  http = emulator.urls.find((u) => u.startsWith("http:"))!;
-  https = emulator.urls.find((u) => u.startsWith("https:"))!;
-  unix = emulator.urls.find((u) => u.startsWith("file:"))!;
+  emulator = await startCliEmulator(tmp, pki);
+  ({ http, https, unix } = emulator);
 }, 300_000);
 
 afterAll(async () => {
@@ -89,14 +76,8 @@ afterAll(async () => {
 
 describe("Debian 12's Node.js 18 in the namespace", () => {
   it("is /usr/bin/node there, while this machine's node stays as it is", async () => {
-    const inside = await new Promise<string>((resolve, reject) => {
-      const [command, args] = underNode18(root, "/usr/bin/node", ["-p", "process.version + ' ' + process.execPath"]);
-      const child = spawn(command, args, { stdio: ["ignore", "pipe", "inherit"] });
-      let out = "";
-      child.stdout.on("data", (c) => (out += c));
-      child.on("error", reject);
-      child.on("close", () => resolve(out.trim()));
-    });
+    const [command, args] = underNode18(root, "/usr/bin/node", ["-p", "process.version + ' ' + process.execPath"]);
+    const inside = (await runProcess(command, args, { stdio: ["ignore", "pipe", "inherit"] })).stdout.trim();
     expect(inside).toMatch(/^v18\.\d+\.\d+ \/usr\/bin\/node$/);
     expect(readFileSync(path.join(repoRoot, "build/node18/version"), "utf8")).toMatch(/^nodejs 18\.\S+\+dfsg\S* \(v18\./);
     expect(process.version).not.toBe(inside.split(" ")[0]);
@@ -106,15 +87,7 @@ describe("Debian 12's Node.js 18 in the namespace", () => {
     const launcher = path.join(tmp, "pam-mapi");
     writeFileSync(launcher, readFileSync(path.join(repoRoot, "scripts/pam-mapi.launcher.sh"), "utf8").replaceAll("@LIBDIR@", repoRoot), { mode: 0o755 });
     const [command, args] = underNode18(root, launcher, ["--version"]);
-    const r = await new Promise<Run>((resolve, reject) => {
-      const child = spawn(command, args, { env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c) => (stdout += c));
-      child.stderr.on("data", (c) => (stderr += c));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await runProcess(command, args, { env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
     expect(r).toEqual({ code: 0, stdout: `pam-mapi ${version}\n`, stderr: "" });
   });
 });
@@ -201,15 +174,7 @@ describe("the version gate in bin/pam-mapi.mjs", () => {
     const fake = path.join(tmp, `reports-${reported}.cjs`);
     writeFileSync(fake, `Object.defineProperty(process.versions, "node", { value: ${JSON.stringify(reported)} });\n` +
       `Object.defineProperty(process, "version", { value: ${JSON.stringify(`v${reported}`)} });\n`);
-    return new Promise<Run>((resolve, reject) => {
-      const child = spawn(process.execPath, ["--require", fake, bin, "--version"], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c) => (stdout += c));
-      child.stderr.on("data", (c) => (stderr += c));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runProcess(process.execPath, ["--require", fake, bin, "--version"], { env: { PATH: process.env.PATH }, stdio: ["ignore", "pipe", "pipe"] });
   }
 
   it.each(["18.18.2", "16.20.2", "12.22.12"])("refuses Node %s with a cause and a fix (exit 5), loading nothing else", async (reported) => {

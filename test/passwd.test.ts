@@ -8,8 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { repoRoot } from "./helpers/guest.js";
+import { cliBin, emulateBanner, runCli } from "./helpers/cli.js";
 
-const bin = path.join(repoRoot, "bin/pam-mapi.mjs");
+const bin = cliBin;
 const { main } = await import(path.join(repoRoot, "build/host/cli/main.js"));
 const tmp = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-passwd-"));
 chmodSync(tmp, 0o755);
@@ -24,14 +25,7 @@ async function emulate(name: string, db: object): Promise<string> {
   const socket = path.join(tmp, `${name}.sock`);
   const child = spawn(process.execPath, [bin, "emulate", "--unix", socket, "--users", users], { stdio: ["ignore", "pipe", "pipe"] });
   emulators.push(child);
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (c) => {
-      out += c;
-      if (out.includes("stop with Ctrl-C")) resolve();
-    });
-    child.on("exit", (code) => reject(new Error(`emulate exited with ${code}: ${out}`)));
-  });
+  await emulateBanner(child);
   return `file://${socket}`;
 }
 
@@ -70,18 +64,7 @@ async function atTerminal(argv: string[], answers: string[]) {
   return { code, stdout, stderr, prompts };
 }
 
-function cli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = runCli;
 
 describe("pam-mapi passwd at a terminal", () => {
   it.each([

@@ -1,0 +1,62 @@
+// The pam-mapi command (bin/pam-mapi.mjs, the built host) as a child process, and the in-process Kopano emulator the
+// CLI tests check against: one copy of the spawn-and-collect and emulator start-up code the CLI test files share.
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { repoRoot } from "./guest.js";
+
+export const cliBin = path.join(repoRoot, "bin/pam-mapi.mjs");
+
+export interface Outcome { code: number | null; stdout: string; stderr: string }
+
+/** Runs `command args` to its end: its exit code and whatever it wrote to the streams that are pipes. `input` goes
+ *  to stdin when stdin is a pipe (closed empty if no input is given). */
+export function runProcess(command: string, args: string[], options: SpawnOptions = {}, input?: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], ...options });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c) => (stdout += c));
+    child.stderr?.on("data", (c) => (stderr += c));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin?.end(input);
+  });
+}
+
+/** `pam-mapi args` under this machine's Node, with only PATH (plus `env`) in its environment. */
+export function runCli(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  return runProcess(process.execPath, [cliBin, ...args], { env: { PATH: process.env.PATH, ...env } }, input);
+}
+
+/** Resolves with everything `pam-mapi emulate` (already spawned as `child`) printed once its banner says it is up;
+ *  rejects if it exits first. */
+export function emulateBanner(child: ChildProcess, what = "emulate"): Promise<string> {
+  let stdout = "";
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (c) => {
+      stdout += c;
+      if (stdout.includes("stop with Ctrl-C")) resolve(stdout);
+    });
+    child.on("exit", (code) => reject(new Error(`${what} exited with ${code}: ${stdout}`)));
+  });
+}
+
+export interface CliEmulator { close(): Promise<void>; http: string; https: string; unix: string }
+
+/** The built Kopano emulator (profile kopano-11, the demo users) in this process, on http, https (the test PKI's key
+ *  and certificate) and a unix socket in `dir`. */
+export async function startCliEmulator(dir: string, pki: { key: string; cert: string }): Promise<CliEmulator> {
+  const { startEmulator, loadUserDb } = await import(path.join(repoRoot, "build/host/emulator/index.js"));
+  const emulator: { urls: string[]; close(): Promise<void> } = await startEmulator({
+    profile: "kopano-11",
+    users: loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json")),
+    listen: [
+      { http: { host: "127.0.0.1", port: 0 } },
+      { https: { host: "127.0.0.1", port: 0, key: readFileSync(pki.key), cert: readFileSync(pki.cert) } },
+      { unix: { path: path.join(dir, "server.sock") } },
+    ],
+  });
+  const url = (scheme: string) => emulator.urls.find((u) => u.startsWith(scheme))!;
+  return { close: () => emulator.close(), http: url("http:"), https: url("https:"), unix: url("file:") };
+}
