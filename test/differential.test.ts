@@ -1,13 +1,13 @@
 // The native host (pam_mapi.so through libpam) and the Node host (host/, jco) run the same guest: for the same
 // scenario they must reach the same verdict and send byte-identical request bodies.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator } from "../host/emulator/index.js";
 import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
 import { repoRoot } from "./helpers/guest.js";
+import { nodeHost } from "./helpers/node-host.js";
 
 let tmp: string;
 let confdir: string;
@@ -31,17 +31,6 @@ const PAM_OF: Record<string, number> = {
   success: PAM.SUCCESS, "auth-err": PAM.AUTH_ERR, "perm-denied": PAM.AUTH_ERR, "authinfo-unavail": PAM.AUTHINFO_UNAVAIL,
   ignore: PAM.IGNORE, "service-err": PAM.SERVICE_ERR,
 };
-
-function nodeHost(request: object): Promise<{ verdict: { code: string; reason: string; user: string } }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "test/helpers/node-host-run.mjs")], { stdio: ["pipe", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`node host exited ${code}`))));
-    child.stdin.end(JSON.stringify(request));
-  });
-}
 
 /** Bodies of the requests the emulator received since `from`, with the random session ids made equal. */
 function bodiesSince(from: number): string[] {

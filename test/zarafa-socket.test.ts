@@ -12,6 +12,7 @@ import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator, type Profile } from "../host/emulator/index.js";
 import { MODULE, PAM, isolatedConfig, makeConfdir, removeConfdir, runPamdrive, runPamtester, writeConfdir } from "./helpers/pam.js";
 import { repoRoot } from "./helpers/guest.js";
+import { nodeHost } from "./helpers/node-host.js";
 
 const users = loadUserDb(path.join(repoRoot, "host/emulator/demo-users.json"));
 const REFUSAL = /refusing user=alice service=\S+: server 1 \(file:\/\/\S+\) is Zarafa\/Kopano version "0,7,0,15,37056", older than 7\.1: it ignores NO_UID_AUTH on its unix socket and would log a root caller in with any password; use http:\/\/ or https:\/\/ to this server instead/;
@@ -94,17 +95,6 @@ describe("the module through libpam (pamdrive, as root)", () => {
     expect(r.stderr).toMatch(REFUSAL); // the prompt shares the line with pam_wrapper's SYSLOG copy
   });
 });
-
-function nodeHost(request: object): Promise<{ verdict: { code: string; reason: string } }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "test/helpers/node-host-run.mjs")], { stdio: ["pipe", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`node host exited ${code}`))));
-    child.stdin.end(JSON.stringify(request));
-  });
-}
 
 describe("the Node host (the same guest, as root)", () => {
   it("refuses a wrong password on zarafa-7.0's socket with service-err and the reason", async () => {
