@@ -76,6 +76,18 @@ function said(log: string[], text: string) {
   expect(log.some((l) => l.endsWith(text)), log.join("\n")).toBe(true);
 }
 
+/** A login against `url` with timeout=DEADLINE_S: unavailable at the deadline (not before, not much after), logged as
+ * timed out. */
+async function timesOutAtDeadline(url: string) {
+  const service = `tls${++serial}`;
+  writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+  const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
+  expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
+  expect(r.times.auth).toBeGreaterThanOrEqual(DEADLINE_S * 1000 - 50);
+  expect(r.times.auth).toBeLessThan(DEADLINE_S * 1000 * 1.5 + 500);
+  said(r.syslog.map((l) => l.message), `server 1 (${url}): timed out`);
+}
+
 describe("what is refused, and the cause on the server's line", () => {
   it("the baseline: a certificate from the configured CA, by name (SNI sent) and by address (no SNI)", async () => {
     const s = await serve(good());
@@ -197,14 +209,7 @@ describe("what is refused, and the cause on the server's line", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const url = `https://localhost:${(server.address() as net.AddressInfo).port}/`;
-      const service = `tls${++serial}`;
-      writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
-      const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
-      expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
-      expect(r.times.auth).toBeGreaterThanOrEqual(DEADLINE_S * 1000 - 50);
-      expect(r.times.auth).toBeLessThan(DEADLINE_S * 1000 * 1.5 + 500);
-      said(r.syslog.map((l) => l.message), `server 1 (${url}): timed out`);
+      await timesOutAtDeadline(`https://localhost:${(server.address() as net.AddressInfo).port}/`);
     } finally {
       for (const s of held) s.destroy();
       server.close();
@@ -215,14 +220,7 @@ describe("what is refused, and the cause on the server's line", () => {
 describe("the deadline and threads over https", () => {
   it("a server that completes the handshake and never answers: timed out at the deadline", async () => {
     const s = await serve(good(), { delayMs: 60_000 });
-    const url = `https://localhost:${s.port}/`;
-    const service = `tls${++serial}`;
-    writeConfdir(confdir, service, [`auth required ${MODULE} socket=${url} cafile=${pki.caFile} timeout=${DEADLINE_S} config=${emptyConfig}`]);
-    const r = await runPamdrive(confdir, service, "alice", ["auth"], { input: ["secret"] });
-    expect(r.ops.auth).toBe(PAM.AUTHINFO_UNAVAIL);
-    expect(r.times.auth).toBeGreaterThanOrEqual(DEADLINE_S * 1000 - 50);
-    expect(r.times.auth).toBeLessThan(DEADLINE_S * 1000 * 1.5 + 500);
-    said(r.syslog.map((l) => l.message), `server 1 (${url}): timed out`);
+    await timesOutAtDeadline(`https://localhost:${s.port}/`);
     expect(s.requests).toHaveLength(1); // the request went out over TLS; the reply never came
   });
 
