@@ -13,6 +13,7 @@
 
 #include <wasm-rt.h>
 
+#include "clock.h"
 #include "guest.h"
 #include "transport.h"
 
@@ -39,12 +40,6 @@ uint32_t __real_wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta);
 uint32_t __wrap_wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
   grows++;
   return __real_wasm_rt_grow_memory(memory, delta);
-}
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
 int main(int argc, char **argv) {

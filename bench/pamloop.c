@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include <security/pam_appl.h>
+
+#include "clock.h"
 
 static const char *password;
 
@@ -48,19 +48,6 @@ static long status_kib(const char *field) {
     if (strncmp(line, field, n) == 0 && line[n] == ':') v = atol(line + n + 1);
   if (f) fclose(f);
   return v;
-}
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* CPU time (user + system) of this process: less disturbed than wall time by other jobs on a shared machine. */
-static double cpu_us(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
 }
 
 int main(int argc, char **argv) {

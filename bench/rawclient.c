@@ -2,17 +2,10 @@
  *
  *   rawclient PORT|SOCKET_PATH REQUEST_FILE ITERATIONS     -> "us_per_auth X failures N" */
 #define _GNU_SOURCE
-#include <time.h>
-
+#include "clock.h"
 #include "roundtrip.h"
 
 static char request[65536];
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
 
 int main(int argc, char **argv) {
   if (argc != 4) return fprintf(stderr, "usage: rawclient PORT|SOCKET_PATH REQUEST_FILE ITERATIONS\n"), 2;

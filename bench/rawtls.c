@@ -7,28 +7,13 @@
  *
  * With "resume" each connection offers the session of the one before (TLS 1.3 ticket or TLS 1.2 session id). */
 #define _GNU_SOURCE
-#include <sys/resource.h>
-#include <time.h>
-
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "clock.h"
 #include "roundtrip.h"
 
 static char request[65536];
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-/* CPU time (user + system) of this process: less disturbed than wall time by other jobs on a shared machine. */
-static double cpu_us(void) {
-  struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
-}
 
 /* One round trip; 0 if a complete "HTTP/1.1 200" reply came back. *session: offered, then replaced. */
 static int tls_round_trip(SSL_CTX *ctx, const struct endpoint *e, size_t request_len, SSL_SESSION **session, int *resumed) {
@@ -49,10 +34,9 @@ static int tls_round_trip(SSL_CTX *ctx, const struct endpoint *e, size_t request
       if (r <= 0) break;
       len += (size_t)r;
       buf[len] = '\0';
-      char *end = strstr(buf, "\r\n\r\n");
-      char *cl = strcasestr(buf, "\r\ncontent-length:");
-      if (end && cl && len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10)) {
-        ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+      int status = reply_status(buf, len);
+      if (status != REPLY_INCOMPLETE) {
+        ok = status;
         break;
       }
     }

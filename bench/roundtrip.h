@@ -40,6 +40,17 @@ static inline int endpoint_parse(const char *spec, struct endpoint *e) {
   return a->sin_port ? 0 : -1;
 }
 
+#define REPLY_INCOMPLETE 1
+
+/* The reply read so far (buf[len] == '\0'): REPLY_INCOMPLETE until its head and its Content-Length body are all
+ * there, then 0 for "HTTP/1.1 200" and -1 for any other status. */
+static inline int reply_status(const char *buf, size_t len) {
+  const char *end = strstr(buf, "\r\n\r\n");
+  const char *cl = strcasestr(buf, "\r\ncontent-length:");
+  if (!end || !cl || len < (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10)) return REPLY_INCOMPLETE;
+  return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+}
+
 /* One round trip; 0 if a complete "HTTP/1.1 200" reply came back. */
 static inline int round_trip(const struct endpoint *e, const char *request, size_t request_len) {
   int fd = socket(e->address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -55,10 +66,9 @@ static inline int round_trip(const struct endpoint *e, const char *request, size
       if (r <= 0) break;
       len += (size_t)r;
       buf[len] = '\0';
-      char *end = strstr(buf, "\r\n\r\n");
-      char *cl = strcasestr(buf, "\r\ncontent-length:");
-      if (end && cl && len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10)) {
-        ok = strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+      int status = reply_status(buf, len);
+      if (status != REPLY_INCOMPLETE) {
+        ok = status;
         break;
       }
     }
