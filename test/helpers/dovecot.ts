@@ -8,11 +8,9 @@
 import { readdirSync, readFileSync, mkdirSync, chmodSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import {
-  canConnect, childProcesses, readIfExists, sharedTempDir, spawnDetached, stopProcessGroup, waitFor,
-} from "./daemons.js";
+import { childProcesses, readIfExists, sharedTempDir } from "./daemons.js";
+import { launchInView } from "./daemon-launch.js";
 import { makeDaemonView } from "./daemon-view.js";
-import { freePort } from "./ports.js";
 import type { SyslogCapture } from "./syslog-capture.js";
 
 export interface Dovecot {
@@ -85,41 +83,22 @@ export async function startDovecot(options: {
     });
     const logPath = path.join(dir, "dovecot.log");
     const startupLog = path.join(dir, "startup.log");
-    for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
-      const conf = path.join(dir, "dovecot.conf");
-      writeFileSync(conf, dovecotConf({ dir, port, passdb: options.passdb, authWorkers: options.authWorkers ?? 30 }));
-      const [command, args] = system.wrap("/usr/sbin/dovecot", ["-F", "-c", conf]);
-      const daemon = spawnDetached(command, args, {}, startupLog);
-      const stop = () => stopProcessGroup(daemon.pid, daemon.exited, "SIGTERM", 8000);
-      try {
-        await waitFor("dovecot to listen", 20_000, async () => {
-          if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
-            throw new Error(`dovecot exited during start-up:\n${readIfExists(startupLog)}${readIfExists(logPath)}`);
-          }
-          return (await canConnect(port)) ? true : undefined;
-        });
-      } catch (error) {
-        await stop();
-        if (attempt < 2 && /Address already in use/.test(readIfExists(startupLog) + readIfExists(logPath))) continue;
-        throw error;
-      }
-      return {
-        port,
-        log: () => readIfExists(logPath),
-        setConfig: system.setConfig,
-        // Dovecot titles its auth workers "dovecot-INSTANCE/auth -w".
-        authWorkers: () => descendants(daemon.pid).filter((pid) => /^dovecot[^/ ]*\/auth -w/.test(commandLine(pid))),
-        stop: async () => {
-          try {
-            await stop();
-          } finally {
-            system.close();
-            remove();
-          }
-        },
-      };
-    }
+    const daemon = await launchInView({
+      what: "dovecot", view: system, remove, output: startupLog, logs: [startupLog, logPath], listenMs: 20_000, graceMs: 8000,
+      commandFor: (port) => {
+        const conf = path.join(dir, "dovecot.conf");
+        writeFileSync(conf, dovecotConf({ dir, port, passdb: options.passdb, authWorkers: options.authWorkers ?? 30 }));
+        return ["/usr/sbin/dovecot", ["-F", "-c", conf]];
+      },
+    });
+    return {
+      port: daemon.port,
+      log: () => readIfExists(logPath),
+      setConfig: system.setConfig,
+      // Dovecot titles its auth workers "dovecot-INSTANCE/auth -w".
+      authWorkers: () => descendants(daemon.pid).filter((pid) => /^dovecot[^/ ]*\/auth -w/.test(commandLine(pid))),
+      stop: daemon.stop,
+    };
   } catch (error) {
     remove();
     throw error;

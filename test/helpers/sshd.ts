@@ -7,10 +7,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import {
-  canConnect, readIfExists, sharedTempDir, spawnDetached, stopProcessGroup, waitFor,
-} from "./daemons.js";
-import { freePort } from "./ports.js";
+import { readIfExists, sharedTempDir } from "./daemons.js";
+import { launchInView } from "./daemon-launch.js";
 import { makeDaemonView } from "./daemon-view.js";
 import type { SyslogCapture } from "./syslog-capture.js";
 
@@ -85,54 +83,28 @@ export async function startSshd(options: {
     });
 
     const logPath = path.join(dir, "sshd.log");
-    for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
-      const sshdConfig = path.join(dir, "sshd_config");
-      // sshd keeps the first value it reads for a keyword: the test's lines first, then the listener and key.
-      writeFileSync(sshdConfig, [
-        options.config.trimEnd(),
-        `ListenAddress 127.0.0.1:${port}`,
-        `HostKey ${hostKey}`,
-        `PidFile ${dir}/sshd.pid`,
-        "PubkeyAuthentication no",
-        "LogLevel VERBOSE",
-        "UseDNS no",
-        "PrintMotd no",
-        "PrintLastLog no",
-        "",
-      ].join("\n"));
-      // The absolute path: sshd re-executes itself for every connection.
-      const [command, args] = system.wrap("/usr/sbin/sshd", ["-D", "-e", "-f", sshdConfig]);
-      const daemon = spawnDetached(command, args, {}, logPath);
-      const stop = async () => {
-        await stopProcessGroup(daemon.pid, daemon.exited, "SIGTERM");
-      };
-      try {
-        await waitFor("sshd to listen", 15_000, async () => {
-          if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) {
-            throw new Error(`sshd exited during start-up:\n${readIfExists(logPath)}`);
-          }
-          return (await canConnect(port)) ? true : undefined;
-        });
-      } catch (error) {
-        await stop();
-        if (attempt < 2 && /Address already in use/.test(readIfExists(logPath))) continue;
-        throw error;
-      }
-      return {
-        port,
-        log: () => readIfExists(logPath),
-        setConfig: system.setConfig,
-        stop: async () => {
-          try {
-            await stop();
-          } finally {
-            system.close();
-            remove();
-          }
-        },
-      };
-    }
+    const daemon = await launchInView({
+      what: "sshd", view: system, remove, output: logPath, logs: [logPath], listenMs: 15_000,
+      commandFor: (port) => {
+        const sshdConfig = path.join(dir, "sshd_config");
+        // sshd keeps the first value it reads for a keyword: the test's lines first, then the listener and key.
+        writeFileSync(sshdConfig, [
+          options.config.trimEnd(),
+          `ListenAddress 127.0.0.1:${port}`,
+          `HostKey ${hostKey}`,
+          `PidFile ${dir}/sshd.pid`,
+          "PubkeyAuthentication no",
+          "LogLevel VERBOSE",
+          "UseDNS no",
+          "PrintMotd no",
+          "PrintLastLog no",
+          "",
+        ].join("\n"));
+        // The absolute path: sshd re-executes itself for every connection.
+        return ["/usr/sbin/sshd", ["-D", "-e", "-f", sshdConfig]];
+      },
+    });
+    return { port: daemon.port, log: () => readIfExists(logPath), setConfig: system.setConfig, stop: daemon.stop };
   } catch (error) {
     remove();
     throw error;
