@@ -7,14 +7,14 @@
 // 127.x address: Dovecot delays every further login from an address that failed. Needs root, dovecot-imapd
 // (scripts/setup.sh) and `npm run build`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, rmSync } from "node:fs";
-import net from "node:net";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { startEmulator, loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
-import { freePort, sharedTempDir, stopAll } from "./helpers/daemons.js";
+import { loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
+import { stopAll } from "./helpers/daemons.js";
+import { startDaemonWorld, type DaemonWorld } from "./helpers/daemon-world.js";
 import { imapLogin, processFootprint, startDovecot, type Dovecot, type ImapLogin } from "./helpers/dovecot.js";
 import { repoRoot } from "./helpers/guest.js";
-import { startSyslogCapture, type SyslogCapture } from "./helpers/syslog-capture.js";
+import { type SyslogCapture } from "./helpers/syslog-capture.js";
 import { traced, tracedCalls } from "./helpers/pam-trace.js";
 
 const recipe = (name: string) => readFileSync(path.join(repoRoot, "docs/recipes", name), "utf8");
@@ -33,12 +33,10 @@ const BOB = { user: "bob", password: "hunter2 ü" };
 const ALICE = { user: "alice", password: "Secr3t!" };
 const FAILED = /^a1 NO \[AUTHENTICATIONFAILED\] Authentication failed\.$/;
 
-let dir: string;
+let world: DaemonWorld | undefined;
 let emulator: Emulator;
 let kopanoSocket: string;
 let syslog: SyslogCapture;
-let hangServer: net.Server;
-const hanging = new Set<net.Socket>();
 let hangPort: number;
 let deadPort: number;
 const stops: Array<() => Promise<unknown> | unknown> = [];
@@ -52,25 +50,12 @@ function source(): string {
 
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("the Dovecot tests start Dovecot in a mount namespace and must run as root");
-  dir = sharedTempDir("pam-mapi-dovecot-test-");
-  kopanoSocket = path.join(dir, "kopano.sock");
-  emulator = await startEmulator({ users, listen: [{ unix: { path: kopanoSocket, mode: 0o666 } }] });
-  syslog = await startSyslogCapture();
-  hangServer = net.createServer((socket) => {
-    hanging.add(socket);
-    socket.on("close", () => hanging.delete(socket));
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((resolve) => hangServer.listen(0, "127.0.0.1", resolve));
-  hangPort = (hangServer.address() as net.AddressInfo).port;
-  deadPort = await freePort();
+  world = await startDaemonWorld("pam-mapi-dovecot-test-", users);
+  ({ emulator, kopanoSocket, syslog, hangPort, deadPort } = world);
 });
 
 afterAll(async () => {
-  await stopAll(...stops.reverse(), () => emulator?.close(), () => syslog?.stop(), () => {
-    for (const s of hanging) s.destroy();
-    return new Promise<void>((resolve) => (hangServer ? hangServer.close(() => resolve()) : resolve()));
-  }, () => dir && rmSync(dir, { recursive: true, force: true }));
+  await stopAll(...stops.reverse(), () => world?.close());
 });
 
 async function dovecot(o: { passdb?: string; authWorkers?: number } = {}): Promise<Dovecot> {

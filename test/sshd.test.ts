@@ -6,14 +6,14 @@
 // Where a test changes a recipe it says so: the feature check, no-server and hanging-server cases rewrite
 // pam_mapi.conf. Needs root, openssh-server, openssh-client and sshpass (scripts/setup.sh) and `npm run build`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, rmSync } from "node:fs";
-import net from "node:net";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { startEmulator, loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
-import { freePort, sharedTempDir, stopAll } from "./helpers/daemons.js";
+import { loadUserDb, type Emulator, type RecordedRequest } from "../host/emulator/index.js";
+import { stopAll } from "./helpers/daemons.js";
+import { startDaemonWorld, type DaemonWorld } from "./helpers/daemon-world.js";
 import { repoRoot } from "./helpers/guest.js";
 import { accountFiles, shadowHash, sshLogin, startSshd, type LocalUser, type Sshd, type SshResult } from "./helpers/sshd.js";
-import { startSyslogCapture, type SyslogCapture, type SyslogMessage } from "./helpers/syslog-capture.js";
+import { type SyslogCapture, type SyslogMessage } from "./helpers/syslog-capture.js";
 import { traced, tracedCalls } from "./helpers/pam-trace.js";
 
 const recipe = (name: string) => readFileSync(path.join(repoRoot, "docs/recipes", name), "utf8");
@@ -25,12 +25,10 @@ const BOB = { user: "bob", password: "hunter2 ü" };
 const SYSUSER = { user: "sysuser", password: "Sys-Pa55" };
 const COMMAND = 'echo "pam-mapi-session-ran-for-$(id -un)"';
 
-let dir: string;
+let world: DaemonWorld | undefined;
 let emulator: Emulator;
 let kopanoSocket: string;
 let syslog: SyslogCapture;
-let hangServer: net.Server;
-const hanging = new Set<net.Socket>();
 let hangPort: number;
 let deadPort: number;
 let accountsBefore: Record<string, string>;
@@ -41,19 +39,8 @@ let localUsers: LocalUser[];
 beforeAll(async () => {
   if (process.getuid?.() !== 0) throw new Error("the sshd tests start sshd in a mount namespace and must run as root");
   accountsBefore = accountFiles();
-  dir = sharedTempDir("pam-mapi-sshd-test-");
-  kopanoSocket = path.join(dir, "kopano.sock");
-  emulator = await startEmulator({ users, listen: [{ unix: { path: kopanoSocket, mode: 0o666 } }] });
-  syslog = await startSyslogCapture();
-  // A server that accepts and never answers, and a port where nothing listens.
-  hangServer = net.createServer((socket) => {
-    hanging.add(socket);
-    socket.on("close", () => hanging.delete(socket));
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((resolve) => hangServer.listen(0, "127.0.0.1", resolve));
-  hangPort = (hangServer.address() as net.AddressInfo).port;
-  deadPort = await freePort();
+  world = await startDaemonWorld("pam-mapi-sshd-test-", users);
+  ({ emulator, kopanoSocket, syslog, hangPort, deadPort } = world);
   // Throwaway local accounts, as `useradd -M` leaves them (locked shadow password), and one system user.
   localUsers = [
     { name: "alice", uid: 61001, shadow: "!" },
@@ -64,10 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stopAll(...stops.reverse(), () => emulator?.close(), () => syslog?.stop(), () => {
-    for (const s of hanging) s.destroy();
-    return new Promise<void>((resolve) => (hangServer ? hangServer.close(() => resolve()) : resolve()));
-  }, () => dir && rmSync(dir, { recursive: true, force: true }));
+  await stopAll(...stops.reverse(), () => world?.close());
   // Nothing touched the machine's account files (the users lived in the namespace only).
   expect(accountFiles()).toEqual(accountsBefore);
 });
