@@ -15,6 +15,8 @@
 
 static char request[65536];
 
+static long tls_read(void *ssl, char *into, size_t room) { return SSL_read(ssl, into, (int)room); }
+
 /* One round trip; 0 if a complete "HTTP/1.1 200" reply came back. *session: offered, then replaced. */
 static int tls_round_trip(SSL_CTX *ctx, const struct endpoint *e, size_t request_len, SSL_SESSION **session, int *resumed) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ok = -1;
@@ -25,21 +27,9 @@ static int tls_round_trip(SSL_CTX *ctx, const struct endpoint *e, size_t request
   SSL_set1_host(ssl, "localhost");
   SSL_set_tlsext_host_name(ssl, "localhost");
   if (session && *session) SSL_set_session(ssl, *session);
-  char buf[16384];
-  size_t len = 0;
   if (connect(fd, (const struct sockaddr *)&e->address, e->length) == 0 && SSL_connect(ssl) == 1 &&
       SSL_write(ssl, request, (int)request_len) == (int)request_len) {
-    for (;;) {
-      int r = SSL_read(ssl, buf + len, (int)(sizeof buf - len - 1));
-      if (r <= 0) break;
-      len += (size_t)r;
-      buf[len] = '\0';
-      int status = reply_status(buf, len);
-      if (status != REPLY_INCOMPLETE) {
-        ok = status;
-        break;
-      }
-    }
+    ok = read_reply(tls_read, ssl);
     *resumed += SSL_session_reused(ssl);
     if (session) {
       SSL_SESSION_free(*session);

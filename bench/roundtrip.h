@@ -40,16 +40,26 @@ static inline int endpoint_parse(const char *spec, struct endpoint *e) {
   return a->sin_port ? 0 : -1;
 }
 
-#define REPLY_INCOMPLETE 1
+/* Reads up to `room` bytes of the reply from `source` (a socket, a TLS connection): how many, or <= 0 at the end. */
+typedef long (*reply_reader)(void *source, char *into, size_t room);
 
-/* The reply read so far (buf[len] == '\0'): REPLY_INCOMPLETE until its head and its Content-Length body are all
- * there, then 0 for "HTTP/1.1 200" and -1 for any other status. */
-static inline int reply_status(const char *buf, size_t len) {
-  const char *end = strstr(buf, "\r\n\r\n");
-  const char *cl = strcasestr(buf, "\r\ncontent-length:");
-  if (!end || !cl || len < (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10)) return REPLY_INCOMPLETE;
-  return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+/* Reads the whole reply (head + Content-Length body); 0 if it is a complete "HTTP/1.1 200", -1 otherwise. */
+static inline int read_reply(reply_reader read_some, void *source) {
+  char buf[16384];
+  size_t len = 0;
+  for (;;) {
+    long r = read_some(source, buf + len, sizeof buf - len - 1);
+    if (r <= 0) return -1;
+    len += (size_t)r;
+    buf[len] = '\0';
+    char *end = strstr(buf, "\r\n\r\n");
+    char *cl = strcasestr(buf, "\r\ncontent-length:");
+    if (end && cl && len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10))
+      return strncmp(buf, "HTTP/1.1 200", 12) == 0 ? 0 : -1;
+  }
 }
+
+static inline long socket_read(void *fd, char *into, size_t room) { return read(*(int *)fd, into, room); }
 
 /* One round trip; 0 if a complete "HTTP/1.1 200" reply came back. */
 static inline int round_trip(const struct endpoint *e, const char *request, size_t request_len) {
@@ -57,22 +67,9 @@ static inline int round_trip(const struct endpoint *e, const char *request, size
   if (fd < 0) return -1;
   int one = 1, ok = -1;
   if (e->address.ss_family == AF_INET) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  char buf[16384];
-  size_t len = 0;
   if (connect(fd, (const struct sockaddr *)&e->address, e->length) == 0 &&
-      write(fd, request, request_len) == (ssize_t)request_len) {
-    for (;;) {
-      ssize_t r = read(fd, buf + len, sizeof buf - len - 1);
-      if (r <= 0) break;
-      len += (size_t)r;
-      buf[len] = '\0';
-      int status = reply_status(buf, len);
-      if (status != REPLY_INCOMPLETE) {
-        ok = status;
-        break;
-      }
-    }
-  }
+      write(fd, request, request_len) == (ssize_t)request_len)
+    ok = read_reply(socket_read, &fd);
   close(fd);
   return ok;
 }
