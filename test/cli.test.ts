@@ -11,7 +11,8 @@ import { repoRoot } from "./helpers/guest.js";
 import { makeTestPki } from "./helpers/tls.js";
 import { readFileSync } from "node:fs";
 import { freePort } from "./helpers/ports.js";
-import { cliBin, runCli, runProcess, startCliEmulator, type CliEmulator, type Outcome } from "./helpers/cli.js";
+import { cliBin, runCli, startCliEmulator, type CliEmulator } from "./helpers/cli.js";
+import { runProcess, type Outcome } from "./helpers/process.js";
 
 const bin = cliBin;
 const version = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")).version;

@@ -8,11 +8,12 @@
 // entry. Reads glibc makes from inside libc (the resolver's RES_OPTIONS, LOCALDOMAIN, ...) bypass the PLT and are
 // not seen; docs/security.md covers them. Needs root, gcc and `npm run build`.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startEmulator, loadUserDb, type Emulator } from "../host/emulator/index.js";
 import { sharedTempDir, stopAll } from "./helpers/daemons.js";
+import { runProcess } from "./helpers/process.js";
 import { MODULE, PAMDRIVE, repoRoot } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
 import { makeSetuidWorld, NOBODY, type SetuidWorld } from "./helpers/setuid.js";
@@ -65,21 +66,9 @@ function parse(stderr: string, stdout: string, code: number | null, program: str
   return { atSecure: secure ? Number(secure[1]) : null, reads, ops: stdout.trim().split("\n").filter((l) => /^[a-z]+=-?\d+$/.test(l)).join(" "), code };
 }
 
-function run(argv: string[], env: Record<string, string>, input: string, program: string): Promise<Trace> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve(parse(stderr, stdout, code, program));
-    });
-    child.stdin.end(input);
-  });
+async function run(argv: string[], env: Record<string, string>, input: string, program: string): Promise<Trace> {
+  const r = await runProcess(argv[0], argv.slice(1), { env, timeoutMs: 30_000 }, input);
+  return parse(r.stderr, r.stdout, r.code, program);
 }
 
 /** One login with the right password through pamdrive, traced. */

@@ -11,7 +11,8 @@ import path from "node:path";
 import { repoRoot } from "./helpers/guest.js";
 import { debianNode18Root, underNode18 } from "./helpers/node18.js";
 import { freePort } from "./helpers/ports.js";
-import { cliBin, runProcess, startCliEmulator, type CliEmulator, type Outcome } from "./helpers/cli.js";
+import { cliBin, startCliEmulator, type CliEmulator } from "./helpers/cli.js";
+import { runProcess, type Outcome } from "./helpers/process.js";
 import { makeTestPki } from "./helpers/tls.js";
 
 const bin = cliBin;

@@ -1,28 +1,12 @@
 // The pam-mapi command (bin/pam-mapi.mjs, the built host) as a child process, and the in-process Kopano emulator the
-// CLI tests check against: one copy of the spawn-and-collect and emulator start-up code the CLI test files share.
-import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+// CLI tests check against: the run, emulate-banner and emulator start-up code the CLI test files share.
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "./guest.js";
+import { runProcess, type Outcome } from "./process.js";
 
 export const cliBin = path.join(repoRoot, "bin/pam-mapi.mjs");
-
-export interface Outcome { code: number | null; stdout: string; stderr: string }
-
-/** Runs `command args` to its end: its exit code and whatever it wrote to the streams that are pipes. `input` goes
- *  to stdin when stdin is a pipe (closed empty if no input is given). */
-export function runProcess(command: string, args: string[], options: SpawnOptions = {}, input?: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"], ...options });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (c) => (stdout += c));
-    child.stderr?.on("data", (c) => (stderr += c));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin?.end(input);
-  });
-}
 
 /** `pam-mapi args` under this machine's Node, with only PATH (plus `env`) in its environment. */
 export function runCli(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {

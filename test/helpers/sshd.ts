@@ -4,10 +4,11 @@
 // looks a user up before PAM is asked), /dev/log is read by the test and /run/sshd exists (privilege separation),
 // and listens on 127.0.0.1 at a free port with its own host key. Nothing outside the namespace changes.
 // Traps: /work/shared/docs/more-consumers.md.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { readIfExists, sharedTempDir } from "./daemons.js";
+import { runProcess } from "./process.js";
 import { launchInView } from "./daemon-launch.js";
 import { makeDaemonView } from "./daemon-view.js";
 import type { SyslogCapture } from "./syslog-capture.js";
@@ -157,7 +158,7 @@ sys.exit(os.waitstatus_to_exitcode(status) & 0xff)
  * `ssh -p PORT USER@127.0.0.1 COMMAND` on a pty with the password typed at each prompt. NumberOfPasswordPrompts=1:
  * one attempt per method, so a refusal ends ssh with its own exit code 255 and "Permission denied".
  */
-export function sshLogin(o: {
+export async function sshLogin(o: {
   port: number; user: string; password: string; method: "password" | "keyboard-interactive"; command: string;
 }): Promise<SshResult> {
   const started = Date.now();
@@ -168,27 +169,14 @@ export function sshLogin(o: {
     "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=20",
     `${o.user}@127.0.0.1`, o.command,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn("python3", ["-c", PTY_DRIVER, ...ssh], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PAM_MAPI_TEST_PASSWORD: o.password, LANG: "C.UTF-8", HOME: "/nonexistent" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      const m = /^PROMPTS=(\d+)\n/.exec(stdout);
-      if (!m) {
-        reject(new Error(`the pty driver failed (${code}): ${stderr}`));
-        return;
-      }
-      resolve({ code, output: stdout.slice(m[0].length), prompts: Number(m[1]), ms: Date.now() - started });
-    });
+  const { code, stdout, stderr } = await runProcess("python3", ["-c", PTY_DRIVER, ...ssh], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PAM_MAPI_TEST_PASSWORD: o.password, LANG: "C.UTF-8", HOME: "/nonexistent" },
+    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: 90_000,
   });
+  const m = /^PROMPTS=(\d+)\n/.exec(stdout);
+  if (!m) throw new Error(`the pty driver failed (${code}): ${stderr}`);
+  return { code, output: stdout.slice(m[0].length), prompts: Number(m[1]), ms: Date.now() - started };
 }
 
 /** Byte copies of the files a user change would touch, to compare before and after. */
