@@ -12,7 +12,8 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { makeConfdir, MODULE, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
+import { makeConfdir, MODULE, readableCopy, removeConfdir, runPamdrive, writeConfdir } from "./helpers/pam.js";
+import { readableCliBin } from "./helpers/cli.js";
 import { freePort } from "./helpers/ports.js";
 import { repoRoot } from "./helpers/guest.js";
 import { makeTestPki } from "./helpers/tls.js";
@@ -183,7 +184,7 @@ function writeConfig(text: string): string {
 interface Side { pam: string; cause: string; warnings?: string[]; serverCause?: string }
 
 async function throughModule(c: Case, config: string, service: string): Promise<Side> {
-  writeConfdir(confdir, service, [`auth required ${MODULE} config=${config}`]);
+  writeConfdir(confdir, service, [`auth required ${c.asNobody ? readableCopy(MODULE) : MODULE} config=${config}`]);
   chmodSync(path.join(confdir, service), 0o644);
   const r = await runPamdrive(confdir, service, c.user ?? "alice", ["auth"], {
     input: [c.password ?? "Secr3t!"], prefix: c.asNobody ? AS_NOBODY : undefined,
@@ -195,7 +196,9 @@ async function throughModule(c: Case, config: string, service: string): Promise<
 }
 
 function throughCli(c: Case, config: string, service: string): Promise<Side> {
-  const argv = [bin, "check", c.user ?? "alice", "--service", service, "--config", config, "--password-stdin", "--json"];
+  // As nobody, the installed layout in a directory nobody can reach (the checkout may be root's alone).
+  const argv = [c.asNobody ? readableCliBin() : bin, "check", c.user ?? "alice", "--service", service, "--config", config,
+    "--password-stdin", "--json"];
   const [cmd, ...args] = c.asNobody ? [...AS_NOBODY, process.execPath, ...argv] : [process.execPath, ...argv];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: { PATH: process.env.PATH }, stdio: ["pipe", "pipe", "pipe"] });

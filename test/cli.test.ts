@@ -11,7 +11,7 @@ import { repoRoot } from "./helpers/guest.js";
 import { makeTestPki } from "./helpers/tls.js";
 import { readFileSync } from "node:fs";
 import { freePort } from "./helpers/ports.js";
-import { cliBin, runCli, startCliEmulator, type CliEmulator } from "./helpers/cli.js";
+import { cliBin, readableCliBin, runCli, startCliEmulator, type CliEmulator } from "./helpers/cli.js";
 import { runProcess, type Outcome } from "./helpers/process.js";
 
 const bin = cliBin;
@@ -419,7 +419,8 @@ describe("pam-mapi emulate --unix: only a stale socket is replaced; www-data can
       // The Apache recipe's www-data: a check through the socket as that user, configuration readable by it.
       const conf = path.join(shared, "www.conf");
       writeFileSync(conf, `socket = file://${stale}\n`, { mode: 0o644 });
-      const asWww = await runProcess("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, bin,
+      // (the installed layout, which www-data can reach wherever the checkout sits)
+      const asWww = await runProcess("setpriv", ["--reuid=www-data", "--regid=www-data", "--clear-groups", process.execPath, readableCliBin(),
         "check", "alice", "--config", conf, "--password-stdin"], { env: { PATH: process.env.PATH } }, "Secr3t!\n");
       expect(asWww.stdout).toMatch(/result: PAM_SUCCESS/);
       expect(asWww.code).toBe(0);

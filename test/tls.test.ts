@@ -13,7 +13,7 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { capture, httpReply, type CannedServer, type CannedServerOptions, startCannedServer } from "./helpers/canned-server.js";
 import { sharedTempDir } from "./helpers/daemons.js";
-import { MODULE, PAM, makeConfdir, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
+import { MODULE, PAM, makeConfdir, readableCopy, removeConfdir, runPamdrive, runPamthreads, writeConfdir } from "./helpers/pam.js";
 import { makeTestPki, type TestPki } from "./helpers/tls.js";
 
 const OK = capture("tcp-a-logon-ok-alice.resp.raw");
@@ -251,7 +251,7 @@ describe("the cause words for a unix socket the caller may not use", () => {
     const own = makeConfdir();
     try {
       chmodSync(own, 0o755);
-      writeConfdir(own, "eacces", [`auth required ${MODULE} socket=file://${sock} timeout=${DEADLINE_S} config=${emptyConfig}`]);
+      writeConfdir(own, "eacces", [`auth required ${readableCopy(MODULE)} socket=file://${sock} timeout=${DEADLINE_S} config=${emptyConfig}`]);
       const r = await runPamdrive(own, "eacces", "alice", ["auth"], {
         input: ["secret"], prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
       });

@@ -1,12 +1,32 @@
 // The pam-mapi command (bin/pam-mapi.mjs, the built host) as a child process, and the in-process Kopano emulator the
 // CLI tests check against: the run, emulate-banner and emulator start-up code the CLI test files share.
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { repoRoot } from "./guest.js";
 import { runProcess, type Outcome } from "./process.js";
 
 export const cliBin = path.join(repoRoot, "bin/pam-mapi.mjs");
+
+let readableBin: string | undefined;
+
+/** The command as another user (nobody, www-data) runs it: `make install`'s self-contained copy (scripts/install.sh
+ *  with DESTDIR) in a world-readable directory, made once per process, since the checkout may sit where only root
+ *  can enter. */
+export function readableCliBin(): string {
+  if (readableBin === undefined) {
+    const root = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-cli-"));
+    chmodSync(root, 0o755);
+    execFileSync("bash", [path.join(repoRoot, "scripts/install.sh")], {
+      cwd: repoRoot, env: { ...process.env, DESTDIR: root, PREFIX: "/usr" }, stdio: "ignore",
+    });
+    process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+    readableBin = path.join(root, "usr/lib/pam-mapi/bin/pam-mapi.mjs");
+  }
+  return readableBin;
+}
 
 /** `pam-mapi args` under this machine's Node, with only PATH (plus `env`) in its environment. */
 export function runCli(args: string[], input?: string, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {

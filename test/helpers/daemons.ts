@@ -13,7 +13,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { freePort } from "./ports.js";
-import { isolateModuleLines } from "./pam.js";
+import { isolateModuleLines, readableCopy } from "./pam.js";
 export { freePort };
 
 export const PAM_WRAPPER_LIB = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
@@ -22,26 +22,12 @@ export const WWW_DATA_UID = 33;
 // ---------------------------------------------------------------------------------------------------------------
 // PAM services through pam_wrapper
 
-const readableModules = new Map<string, string>();
-
 /**
- * Daemons load modules as other users (Apache as www-data), and the checkout may sit in a directory only root can
- * enter (nothing promises CI's clone more): every absolute module path on a PAM line becomes a copy in a
- * world-readable directory, made once per process and path. The basename stays, so logs still name pam_mapi.so.
+ * Daemons load modules as other users (Apache as www-data): every absolute module path on a PAM line becomes a
+ * world-readable copy (readableCopy).
  */
 function withReadableModules(line: string): string {
-  return line.replace(/(^|\s)(\/\S+\.so)(?=\s|$)/g, (_all, space: string, file: string) => {
-    let copy = readableModules.get(file);
-    if (copy === undefined) {
-      const dir = sharedTempDir("pam-mapi-module-");
-      copy = path.join(dir, path.basename(file));
-      copyFileSync(file, copy);
-      chmodSync(copy, 0o644);
-      readableModules.set(file, copy);
-      process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    }
-    return space + copy;
-  });
+  return line.replace(/(^|\s)(\/\S+\.so)(?=\s|$)/g, (_all, space: string, file: string) => space + readableCopy(file));
 }
 
 /**

@@ -3,7 +3,7 @@
 // pam_syslog lines (there is no /dev/log here) come back as data. Everything is asynchronous: the servers the
 // module talks to usually live in the test process itself.
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll } from "vitest";
@@ -171,13 +171,36 @@ export interface PamdriveOptions extends RunOptions {
   checkSignals?: boolean;
 }
 
+const readableCopies = new Map<string, string>();
+
+/**
+ * A copy of `file` (the module, pamdrive) in a world-readable directory, made once per process and file: a login run
+ * as another user (nobody, www-data, Apache's workers) must load it, and the checkout may sit in a directory only
+ * root can enter (nothing promises CI's clone more). The basename stays, so logs still name pam_mapi.so.
+ */
+export function readableCopy(file: string): string {
+  let copy = readableCopies.get(file);
+  if (copy === undefined) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "pam-mapi-readable-"));
+    chmodSync(dir, 0o755);
+    copy = path.join(dir, path.basename(file));
+    copyFileSync(file, copy);
+    chmodSync(copy, 0o755);
+    readableCopies.set(file, copy);
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return copy;
+}
+
 /** pamdrive CONFDIR SERVICE USER OP… (ops: auth, acct, setcred, open, close, chauthtok). */
 export function runPamdrive(confdir: string, service: string, user: string, ops: string[], options: PamdriveOptions = {}): Promise<PamRun> {
   const flags = [
     ...(options.repeat ? ["--repeat", String(options.repeat)] : []),
     ...(options.checkSignals ? ["--check-signals"] : []),
   ];
-  return runProcess(confdir, [PAMDRIVE, ...flags, confdir, service, user, ...ops], options);
+  // Under setpriv (another user) the tool comes from a copy that user can reach.
+  const pamdrive = options.prefix?.[0] === "setpriv" ? readableCopy(PAMDRIVE) : PAMDRIVE;
+  return runProcess(confdir, [pamdrive, ...flags, confdir, service, user, ...ops], options);
 }
 
 /** pamtester under pam_wrapper (it only knows pam_start, so the wrapper supplies the directory). */
