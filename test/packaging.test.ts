@@ -268,7 +268,8 @@ describe("the Debian package", () => {
     const info = sh("dpkg-deb", ["--field", deb, "Package", "Version", "Architecture", "Depends", "Recommends"]).stdout;
     expect(info).toMatch(/^Package: libpam-mapi$/m);
     expect(info).toMatch(new RegExp(`^Version: ${version.replace(/\./g, "\\.")}$`, "m"));
-    expect(info).toMatch(/^Depends: .*libcurl4.*libpam0g/m);
+    expect(info).toMatch(/^Depends: .*libssl3.*libpam0g/m);
+    expect(info).not.toMatch(/libcurl/);
     expect(info).toMatch(/^Recommends: nodejs \(>= 18\.19\)$/m);
     const contents = sh("dpkg-deb", ["--contents", deb]).stdout;
     for (const p of [MODULE_PATH, "/usr/sbin/pam-mapi", "/usr/lib/pam-mapi/bin/pam-mapi.mjs", "/usr/lib/pam-mapi/node_modules/soap/package.json",
