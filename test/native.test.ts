@@ -213,6 +213,7 @@ describe("loader with the test guest", () => {
     ["log-oob", "log: message out of bounds"], ["post-oob", "post: body out of bounds"],
     ["configure-oob", "server list out of bounds"], ["configure-flags", "unknown option flags"],
     ["configure-features-oob", "feature list out of bounds"], ["configure-features-bad", "unknown feature name"],
+    ["configure-features-many", "feature count out of range"], ["configure-features-misaligned", "feature list out of bounds"],
     ["trap-after-post", "unreachable"],
     // post()'s return area and reply block, and every check of the settings and verdict records (guest_abi.c):
     // without the check the host writes outside guest memory (SIGSEGV) or hands on what it must refuse

@@ -201,6 +201,14 @@ describe("the credential and session steps (pam_unix's answers)", () => {
     expect(r.results).toEqual([["open", PAM.SUCCESS], ["close", PAM.SUCCESS]]);
   });
 
+  it("open_session and close_session are PAM_SESSION_ERR in a handle that names nobody (pam_unix's answer)", async () => {
+    const SESSION_ERR = 14;
+    const before = emulator.requests.length;
+    const r = await runPamdrive(confdir, stageStack(), "", ["open", "close"]);
+    expect(r.results).toEqual([["open", SESSION_ERR], ["close", SESSION_ERR]]);
+    expect(emulator.requests.length).toBe(before);
+  });
+
   it("the stack's fall-through codes are what an ignoring module would give", async () => {
     // pam_permit-free proof that the pam_debug lines answer when reached: a stack without the module.
     const service = `stages${++serial}`;

@@ -229,6 +229,23 @@ describe("no freed heap block holds the password (LD_PRELOAD scanner over the pr
     expect(summarise(readFileSync(report, "utf8").split("\n").filter(Boolean))).toEqual({});
   }, 60_000);
 
+  // The reply is not the password, but it is the session's plain text (session id, the user's features): libssl
+  // decrypts each record in its read buffer, and without SSL_OP_CLEANSE_PLAINTEXT (native/tls.c) it frees that
+  // buffer, and leaves consumed records, as they are.
+  it("over https no block libssl or libcrypto frees holds the server's reply in plain text (SSL_OP_CLEANSE_PLAINTEXT)", async () => {
+    const report = path.join(dir, `freescan-${++serial}.txt`);
+    writeFileSync(report, "");
+    // in the logon reply only (the request and the log lines never hold it), the last reply on the connection
+    const needle = "lpszVersion";
+    const r = await runPamdrive(confdir, service(moduleArgs([`socket=${"https"}`, "cafile"])), "alice", ["auth"], {
+      input: [GOOD, GOOD], repeat: 2,
+      prefix: ["env", `LD_PRELOAD=${PAM_WRAPPER_LIB} ${shim}`, `FREESCAN_NEEDLE=${needle}`, `FREESCAN_REPORT=${report}`],
+    });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const openssl = summarise(readFileSync(report, "utf8").split("\n").filter((l) => l.startsWith("freed-with-secret")));
+    expect({ libssl: openssl["libssl.so.3"] ?? 0, libcrypto: openssl["libcrypto.so.3"] ?? 0 }).toEqual({ libssl: 0, libcrypto: 0 });
+  }, 60_000);
+
   it("the scanner sees OpenSSL's frees over https (control: every block libssl and libcrypto free is looked at)", async () => {
     const report = path.join(dir, `freescan-${++serial}.txt`);
     writeFileSync(report, "");

@@ -110,6 +110,19 @@ export function configure(sPtr: usize, sLen: usize, aPtr: usize, aLen: usize, cP
     storeString(features, "smtp");
     store<u32>(RET + 36, <u32>features);
     store<u32>(RET + 40, 1);
+  } else if (o.test == "configure-features-many") {
+    // six known names (one twice): one more than the five features there are
+    const names = ["imap", "pop3", "mobile", "outlook", "webapp", "imap"];
+    const features = heap.alloc(8 * names.length);
+    for (let i = 0; i < names.length; i++) storeString(features + 8 * i, names[i]);
+    store<u32>(RET + 36, <u32>features);
+    store<u32>(RET + 40, names.length);
+  } else if (o.test == "configure-features-misaligned") {
+    // a well-formed list entry, but at an address the ABI's 4-byte alignment does not allow
+    const features = heap.alloc(16);
+    storeString(features + 2, "imap");
+    store<u32>(RET + 36, <u32>features + 2);
+    store<u32>(RET + 40, 1);
   } else {
     store<u32>(RET + 36, o.test == "configure-features-oob" ? 0xfffffff0 : 0);
     store<u32>(RET + 40, o.test == "configure-features-oob" ? 1 : 0);
